@@ -1,0 +1,111 @@
+/*
+ * Commands of the replicated state machine, read requests and their results,
+ * as they travel apid -> raftd and inside the Raft log.
+ *
+ * Wire form of a command:
+ *   u16 type, i64 ts, str scope, bytes key, bytes value, bytes old_value,
+ *   i64 num
+ * Fields a type does not use are empty / zero.  `ts` is stamped by the
+ * leader's raftd when it proposes (apid sends 0); apply uses only ts, never
+ * the applying node's clock.
+ */
+#ifndef PROTO_COMMAND_H
+#define PROTO_COMMAND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/codec.h"
+
+/* scopes are short identifiers (UUID or root_prefix) */
+#define CMD_SCOPE_MAX 64
+
+enum cmd_type {
+	CMD_NONE = 0,
+	CMD_KV_SET = 1,		/* key, value */
+	CMD_KV_DELETE = 2,	/* key */
+	CMD_KV_SETNX = 3,	/* key, value */
+	CMD_KV_CAS = 4,		/* key, old_value, value (= new value) */
+	CMD_KV_BUMP = 5,	/* key, num = delta */
+	CMD_TYPE_MAX
+};
+
+struct cmd {
+	uint16_t type;
+	int64_t ts;
+	char scope[CMD_SCOPE_MAX + 1];	/* data scope */
+	const uint8_t *key;
+	size_t key_len;
+	const uint8_t *value;
+	size_t value_len;
+	const uint8_t *old_value;
+	size_t old_value_len;
+	int64_t num;
+};
+
+/* status of an applied command or a read; mapped to HTTP by apid */
+enum cmd_status {
+	ST_OK = 0,
+	ST_NOT_FOUND = 1,	/* read of an absent key; cas on absent key */
+	ST_KEY_EXISTS = 2,
+	ST_CAS_CONFLICT = 3,
+	ST_DISK_LIMIT = 4,	/* usage and limit set */
+	ST_MEMORY_LIMIT = 5,
+	ST_NOT_INTEGER = 6,	/* bump: stored value not an integer */
+	ST_OVERFLOW = 7,	/* bump: int64 overflow */
+	ST_BAD_COMMAND = 8,	/* malformed or unknown command */
+	ST_NO_LEADER = 9,
+	ST_COMMIT_UNKNOWN = 10,
+	ST_INTERNAL = 11,	/* storage failure */
+	ST_NOT_LEADER = 12,	/* leader id in data */
+};
+
+struct cmd_result {
+	uint16_t status;
+	uint64_t usage;		/* DISK/MEMORY_LIMIT: usage before the write */
+	uint64_t limit;
+	const uint8_t *data;	/* bump result, leader id, ... */
+	size_t data_len;
+};
+
+enum read_op {
+	READ_KV_GET = 1,	/* key */
+	READ_KV_ITERATE = 2,	/* key = prefix, offset, limit */
+	READ_USAGE = 3,		/* scope: usage counters */
+};
+
+enum read_consistency {
+	READ_LOCAL = 0,
+	READ_LINEARIZABLE = 1,
+};
+
+/* u16 op, u8 consistency, str scope, bytes key, u64 offset, u64 limit */
+struct read_req {
+	uint16_t op;
+	uint8_t consistency;
+	char scope[CMD_SCOPE_MAX + 1];
+	const uint8_t *key;
+	size_t key_len;
+	uint64_t offset;
+	uint64_t limit;
+};
+
+/*
+ * Read result: u16 status, u8 consistency given, then for GET bytes value,
+ * for ITERATE u32 n and n * bytes key, for USAGE u64 bytes_on_disk,
+ * u64 bytes_in_memory, u64 events_emitted, u64 subscribers.
+ */
+
+void cmd_encode(struct pbuf *, const struct cmd *);
+/* decoded pointers point into buf; 0 on success, -1 when malformed */
+int cmd_decode(const uint8_t *buf, size_t len, struct cmd *);
+const char *cmd_type_name(uint16_t type);
+
+void cmd_result_encode(struct pbuf *, const struct cmd_result *);
+int cmd_result_decode(const uint8_t *buf, size_t len, struct cmd_result *);
+
+void read_req_encode(struct pbuf *, const struct read_req *);
+int read_req_decode(const uint8_t *buf, size_t len, struct read_req *,
+    struct pread *rest);
+
+#endif

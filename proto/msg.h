@@ -1,0 +1,64 @@
+/*
+ * The versioned message header and the message types of every IPC channel.
+ * A message is a header followed by `len` bytes of payload encoded with
+ * proto/codec.h.  Payload layouts are written next to each type.
+ */
+#ifndef PROTO_MSG_H
+#define PROTO_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_VERSION 1
+#define PROTO_HDR_LEN 16
+
+struct proto_hdr {
+	uint16_t version;
+	uint16_t type;
+	uint32_t len;	/* payload bytes after the header */
+	uint64_t corr;	/* correlation id: a reply carries its request's */
+};
+
+enum msg_type {
+	/*
+	 * supervisor <-> every role (nng pair, role dials)
+	 */
+	/* sup->role: str file name, bytes yaml, u32 n, n * str override,
+	 * str node id, bool jailed */
+	MSG_SUP_CONFIG = 1,
+	/* sup->role: str name ("cert","key","ca"), bytes pem */
+	MSG_SUP_TLS = 2,
+	/* sup->role: u32 n, n * (str role, u64 pid) */
+	MSG_SUP_PIDS = 3,
+	/* sup->role: empty; configuration is complete */
+	MSG_SUP_DONE = 4,
+	/* role->sup: u64 pid */
+	MSG_SUP_READY = 5,
+	/* sup->role: empty; role->sup: str json object */
+	MSG_SUP_STATUS = 6,
+	/* sup->role: u8 level */
+	MSG_SUP_LOG_LEVEL = 7,
+	/* sup->role: empty */
+	MSG_SUP_SHUTDOWN = 8,
+	/* sup->role: str verb, str json args; role->sup: u16 status, str json */
+	MSG_SUP_CTL = 9,
+	/* sup->role: str badge id (UUID of this node, API.md §15.1) */
+	MSG_SUP_NODE = 10,
+
+	/*
+	 * apid -> raftd (nng req/rep, raftd listens)
+	 */
+	/* req: bytes command (proto/command.h); rep: result (command.h) */
+	MSG_RAFT_PROPOSE = 100,
+	/* req: read request (command.h); rep: read result (command.h) */
+	MSG_RAFT_READ = 101,
+	/* req: empty; rep: str json of the node's raft state */
+	MSG_RAFT_STATUS = 102,
+};
+
+/* encodes a header into the first PROTO_HDR_LEN bytes of out */
+void proto_hdr_encode(uint8_t *out, const struct proto_hdr *);
+/* 0 when the header is well formed, of our version and matches buflen */
+int proto_hdr_decode(const uint8_t *buf, size_t buflen, struct proto_hdr *);
+
+#endif
