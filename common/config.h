@@ -16,9 +16,9 @@
 #define CFG_HOST_MAX 255
 
 struct cfg_addr {
-	char host[CFG_HOST_MAX + 1];	/* without brackets for IPv6 */
+	char host[CFG_HOST_MAX + 1]; /* without brackets for IPv6 */
 	uint16_t port;
-	bool ipv6;			/* host is an IPv6 literal */
+	bool ipv6; /* host is an IPv6 literal */
 };
 
 struct cfg_node {
@@ -26,8 +26,8 @@ struct cfg_node {
 	struct cfg_addr public_binding;
 	struct cfg_addr private_binding;
 	struct cfg_addr raft_binding;
-	char *client_domain;		/* NULL when absent */
-	int line;			/* line of the node's mapping */
+	char *client_domain; /* NULL when absent */
+	int line; /* line of the node's mapping */
 };
 
 enum cfg_rl_category {
@@ -40,28 +40,28 @@ enum cfg_rl_category {
 };
 
 struct cfg_rate {
-	double limit;		/* requests per second */
+	double limit; /* requests per second */
 	int64_t burst;
 };
 
 /* one entry of permitted_ips / trusted_proxies */
 struct cfg_net {
-	bool any;		/* "*" (permitted_ips only) */
-	int family;		/* AF_INET or AF_INET6 */
-	uint8_t addr[16];	/* network address, 4 or 16 bytes used */
-	int prefix;		/* 0..32 or 0..128 */
+	bool any; /* "*" (permitted_ips only) */
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network address, 4 or 16 bytes used */
+	int prefix; /* 0..32 or 0..128 */
 };
 
 struct cfg {
-	char *file;			/* path as given */
+	char *file; /* path as given */
 	char *instance_secret;
 	char *default_leader;
 	char *root_prefix;
-	char *insid_home;		/* absolute */
+	char *insid_home; /* absolute */
 	char *user;
-	char *control_socket;		/* absolute, {node} not yet replaced */
-	bool control_socket_set;	/* given in the file */
-	char *tls_cert;			/* absolute or NULL */
+	char *control_socket; /* absolute, {node} not yet replaced */
+	bool control_socket_set; /* given in the file */
+	char *tls_cert; /* absolute or NULL */
 	char *tls_key;
 	char *tls_ca;
 	bool client_skip_verify;
@@ -84,8 +84,8 @@ struct cfg {
 	int64_t raft_election_timeout_ms;
 	int64_t raft_snapshot_threshold;
 	int64_t raft_snapshot_trailing;
-	int log_level;			/* enum log_level */
-	struct cfg_node *nodes;		/* in file order */
+	int log_level; /* enum log_level */
+	struct cfg_node *nodes; /* in file order */
 	size_t n_nodes;
 };
 
@@ -102,9 +102,9 @@ struct cfg_errors {
  * system access.  Returns 0 and fills *cfg, or -1 with every problem in
  * *errs.  `as_root` selects the control_socket default.
  */
-int cfg_parse(const char *name, const char *buf, size_t len,
-    char *const *overrides, size_t n_overrides, bool as_root,
-    struct cfg *cfg, struct cfg_errors *errs);
+int
+cfg_parse(const char *name, const char *buf, size_t len, char *const *overrides,
+    size_t n_overrides, bool as_root, struct cfg *cfg, struct cfg_errors *errs);
 
 /* reads the file (at most 1 MiB) and calls cfg_parse */
 int cfg_load(const char *path, char *const *overrides, size_t n_overrides,
@@ -114,8 +114,8 @@ int cfg_load(const char *path, char *const *overrides, size_t n_overrides,
  * Checks what a start would check beyond the text: TLS files readable,
  * user exists when as_root.  Appends to errs; -1 when anything failed.
  */
-int cfg_check_environment(const struct cfg *, bool as_root,
-    struct cfg_errors *errs);
+int cfg_check_environment(
+    const struct cfg *, bool as_root, struct cfg_errors *errs);
 
 /* node by id, NULL if absent */
 const struct cfg_node *cfg_node(const struct cfg *, const char *id);

@@ -29,11 +29,11 @@ bool crypto_str_equal(const char *a, const char *b);
  * Makes a token for the claims with the given 12-byte nonce (random when
  * NULL).  Returns a malloc'd string, NULL on failure.
  */
-char *crypto_token_encrypt(const uint8_t key[32],
-    const struct token_claims *, const uint8_t *nonce);
+char *crypto_token_encrypt(
+    const uint8_t key[32], const struct token_claims *, const uint8_t *nonce);
 /* 0 and *out filled when the token decrypts and parses; -1 otherwise */
-int crypto_token_decrypt(const uint8_t key[32], const char *token,
-    size_t len, struct token_claims *out);
+int crypto_token_decrypt(const uint8_t key[32], const char *token, size_t len,
+    struct token_claims *out);
 
 /* random version-4 UUID, lowercase, hyphenated */
 int crypto_uuid4(char out[CRYPTO_UUID_LEN + 1]);

@@ -63,8 +63,7 @@ log_level_name(int level)
 static void
 log_emit(int level, const char *fmt, va_list ap, int with_errno)
 {
-	static const int prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING,
-		LOG_ERR };
+	static const int prio[] = { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR };
 	char msg[2048];
 	int saved = errno;
 	size_t n;
@@ -92,13 +91,13 @@ log_emit(int level, const char *fmt, va_list ap, int with_errno)
 	errno = saved;
 }
 
-#define LOG_FN(name, level, with_errno)		\
-	void name(const char *fmt, ...)		\
-	{					\
-		va_list ap;			\
-		va_start(ap, fmt);		\
+#define LOG_FN(name, level, with_errno) \
+	void name(const char *fmt, ...) \
+	{ \
+		va_list ap; \
+		va_start(ap, fmt); \
 		log_emit(level, fmt, ap, with_errno); \
-		va_end(ap);			\
+		va_end(ap); \
 	}
 
 LOG_FN(log_debug, LOG_LEVEL_DEBUG, 0)

@@ -23,17 +23,12 @@
 #define ROLE_FD_FIRST 3
 #define ROLE_MAX_FDS 4
 
-enum role_id {
-	ROLE_RAFTD = 0,
-	ROLE_APID,
-	ROLE_BLOBD,
-	ROLE_COUNT
-};
+enum role_id { ROLE_RAFTD = 0, ROLE_APID, ROLE_BLOBD, ROLE_COUNT };
 
 struct role_env;
 
 struct role_hooks {
-	const char *name;	/* "raftd" */
+	const char *name; /* "raftd" */
 	/*
 	 * Runs after the jail: open what lives inside it, create channels,
 	 * start serving.  Return -1 to stop with exit status 1.
@@ -60,22 +55,22 @@ struct role_env {
 	struct cfg cfg;
 	const struct cfg_node *self;
 	char *node_id;
-	bool as_root;			/* started as root: jail and drop */
-	char *tls_cert_pem;		/* NULL when TLS is not configured */
+	bool as_root; /* started as root: jail and drop */
+	char *tls_cert_pem; /* NULL when TLS is not configured */
 	char *tls_key_pem;
-	char *tls_ca_pem;		/* NULL: system trust store */
-	pid_t pids[ROLE_COUNT];		/* announced by the supervisor */
+	char *tls_ca_pem; /* NULL: system trust store */
+	pid_t pids[ROLE_COUNT]; /* announced by the supervisor */
 	pid_t supervisor_pid;
-	char badge_id[37];		/* MSG_SUP_NODE */
+	char badge_id[37]; /* MSG_SUP_NODE */
 	/*
 	 * Where the role's files are: "/" inside the jail when as_root (raftd:
 	 * <insid_home>/<node>/, blobd: <node>/blobs, apid: <node>/empty),
 	 * else the absolute path of that directory.
 	 */
 	char *data_dir;
-	int fds[ROLE_MAX_FDS];		/* inherited listening sockets, -1 */
+	int fds[ROLE_MAX_FDS]; /* inherited listening sockets, -1 */
 	size_t nfds;
-	void *state;			/* the role's own */
+	void *state; /* the role's own */
 	struct timespec started;
 };
 
@@ -83,18 +78,18 @@ const char *role_name(enum role_id);
 int role_by_name(const char *);
 
 /* abstract IPC url of a channel of this node ("sup.raftd", "raftd.api") */
-void role_url(const struct role_env *, const char *channel, char *buf,
-    size_t len);
+void
+role_url(const struct role_env *, const char *channel, char *buf, size_t len);
 void role_url_for(const char *insid_home, const char *node_id,
     const char *channel, char *buf, size_t len);
 
 /* the role side: never returns; exit status 0 after role_exit(0) */
-void role_run(enum role_id, const struct role_hooks *, int argc,
-    char **argv) __attribute__((noreturn));
+void role_run(enum role_id, const struct role_hooks *, int argc, char **argv)
+    __attribute__((noreturn));
 /* answer a MSG_SUP_CTL request: status 0 = ok, else the exit status the
  * ctl tool should use; json is the reply body */
-void role_ctl_reply(struct role_env *, uint64_t corr, int status,
-    const char *json);
+void
+role_ctl_reply(struct role_env *, uint64_t corr, int status, const char *json);
 /* leave the event loop and exit */
 void role_exit(struct role_env *, int status);
 

@@ -175,8 +175,8 @@ pr_get_u32(struct pread *r, uint32_t *v)
 
 	if (pr_get_raw(r, x, sizeof(x)) == -1)
 		return -1;
-	*v = (uint32_t)x[0] << 24 | (uint32_t)x[1] << 16 |
-	    (uint32_t)x[2] << 8 | x[3];
+	*v = (uint32_t)x[0] << 24 | (uint32_t)x[1] << 16 | (uint32_t)x[2] << 8 |
+	    x[3];
 	return 0;
 }
 

@@ -18,7 +18,7 @@ struct pbuf {
 	uint8_t *data;
 	size_t len;
 	size_t cap;
-	int err;	/* allocation failure or size overflow */
+	int err; /* allocation failure or size overflow */
 };
 
 struct pread {

@@ -102,8 +102,8 @@ read_req_encode(struct pbuf *b, const struct read_req *q)
 }
 
 int
-read_req_decode(const uint8_t *buf, size_t len, struct read_req *q,
-    struct pread *rest)
+read_req_decode(
+    const uint8_t *buf, size_t len, struct read_req *q, struct pread *rest)
 {
 	const uint8_t *scope;
 	size_t scope_len;

@@ -22,18 +22,18 @@
 
 enum cmd_type {
 	CMD_NONE = 0,
-	CMD_KV_SET = 1,		/* key, value */
-	CMD_KV_DELETE = 2,	/* key */
-	CMD_KV_SETNX = 3,	/* key, value */
-	CMD_KV_CAS = 4,		/* key, old_value, value (= new value) */
-	CMD_KV_BUMP = 5,	/* key, num = delta */
+	CMD_KV_SET = 1, /* key, value */
+	CMD_KV_DELETE = 2, /* key */
+	CMD_KV_SETNX = 3, /* key, value */
+	CMD_KV_CAS = 4, /* key, old_value, value (= new value) */
+	CMD_KV_BUMP = 5, /* key, num = delta */
 	CMD_TYPE_MAX
 };
 
 struct cmd {
 	uint16_t type;
 	int64_t ts;
-	char scope[CMD_SCOPE_MAX + 1];	/* data scope */
+	char scope[CMD_SCOPE_MAX + 1]; /* data scope */
 	const uint8_t *key;
 	size_t key_len;
 	const uint8_t *value;
@@ -46,32 +46,32 @@ struct cmd {
 /* status of an applied command or a read; mapped to HTTP by apid */
 enum cmd_status {
 	ST_OK = 0,
-	ST_NOT_FOUND = 1,	/* read of an absent key; cas on absent key */
+	ST_NOT_FOUND = 1, /* read of an absent key; cas on absent key */
 	ST_KEY_EXISTS = 2,
 	ST_CAS_CONFLICT = 3,
-	ST_DISK_LIMIT = 4,	/* usage and limit set */
+	ST_DISK_LIMIT = 4, /* usage and limit set */
 	ST_MEMORY_LIMIT = 5,
-	ST_NOT_INTEGER = 6,	/* bump: stored value not an integer */
-	ST_OVERFLOW = 7,	/* bump: int64 overflow */
-	ST_BAD_COMMAND = 8,	/* malformed or unknown command */
+	ST_NOT_INTEGER = 6, /* bump: stored value not an integer */
+	ST_OVERFLOW = 7, /* bump: int64 overflow */
+	ST_BAD_COMMAND = 8, /* malformed or unknown command */
 	ST_NO_LEADER = 9,
 	ST_COMMIT_UNKNOWN = 10,
-	ST_INTERNAL = 11,	/* storage failure */
-	ST_NOT_LEADER = 12,	/* leader id in data */
+	ST_INTERNAL = 11, /* storage failure */
+	ST_NOT_LEADER = 12, /* leader id in data */
 };
 
 struct cmd_result {
 	uint16_t status;
-	uint64_t usage;		/* DISK/MEMORY_LIMIT: usage before the write */
+	uint64_t usage; /* DISK/MEMORY_LIMIT: usage before the write */
 	uint64_t limit;
-	const uint8_t *data;	/* bump result, leader id, ... */
+	const uint8_t *data; /* bump result, leader id, ... */
 	size_t data_len;
 };
 
 enum read_op {
-	READ_KV_GET = 1,	/* key */
-	READ_KV_ITERATE = 2,	/* key = prefix, offset, limit */
-	READ_USAGE = 3,		/* scope: usage counters */
+	READ_KV_GET = 1, /* key */
+	READ_KV_ITERATE = 2, /* key = prefix, offset, limit */
+	READ_USAGE = 3, /* scope: usage counters */
 };
 
 enum read_consistency {
@@ -105,7 +105,7 @@ void cmd_result_encode(struct pbuf *, const struct cmd_result *);
 int cmd_result_decode(const uint8_t *buf, size_t len, struct cmd_result *);
 
 void read_req_encode(struct pbuf *, const struct read_req *);
-int read_req_decode(const uint8_t *buf, size_t len, struct read_req *,
-    struct pread *rest);
+int read_req_decode(
+    const uint8_t *buf, size_t len, struct read_req *, struct pread *rest);
 
 #endif

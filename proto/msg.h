@@ -15,8 +15,8 @@
 struct proto_hdr {
 	uint16_t version;
 	uint16_t type;
-	uint32_t len;	/* payload bytes after the header */
-	uint64_t corr;	/* correlation id: a reply carries its request's */
+	uint32_t len; /* payload bytes after the header */
+	uint64_t corr; /* correlation id: a reply carries its request's */
 };
 
 enum msg_type {
