@@ -1,0 +1,366 @@
+"""Process model: the supervisor and its three roles, privilege separation
+when run as root, role restart after kill -9, restart of the whole node,
+insidbctl status/rootkey/exit codes, and SIGTERM."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import unittest
+
+import harness
+
+from harness import (NodeTestCase, Conn, path_for, proc_cmdline,
+                     proc_stat, proc_status, descendants, role_of, alive, wait_for,
+                     Abort, run_user)
+
+ROLES = ("raftd", "apid", "blobd")
+
+
+def uniq(tag):
+    return "%s-%s/" % (tag, os.urandom(4).hex())
+
+
+def set_many(test, keys, value_of):
+    """acknowledged sets over one keep-alive connection"""
+    auth = test.node.auth_headers(True)
+    with Conn(test.node.public) as c:
+        for k in keys:
+            r = c.request("POST", path_for("set"),
+                          json.dumps({"key": k, "value": value_of(k)}), auth)
+            test.expect_json(r, {}, "set %r: " % k)
+
+
+def check_all(test, keys, value_of):
+    auth = test.node.auth_headers(True)
+    missing = []
+    with Conn(test.node.public) as c:
+        for k in keys:
+            r = c.request("GET", path_for("get", {"key": k}), None, auth)
+            if r.status != 200 or r.json() != {"data": value_of(k)}:
+                missing.append((k, r.status, r.body[:100]))
+    test.assertEqual(missing, [], "%d of %d acknowledged writes lost or wrong; first: %r"
+                     % (len(missing), len(keys), missing[:5]))
+
+
+def wait_serving(test, key, value, timeout=30):
+    """ping answers as leader and key reads back"""
+    n = test.node
+
+    def ok():
+        n._check_running()
+        r = n.request("GET", "ping")
+        if r.status != 200 or r.json().get("leader") != "node0":
+            return False
+        r = n.request("GET", "get", query={"key": key})
+        return r.status == 200 and r.json() == {"data": value}
+    try:
+        wait_for(ok, timeout, "the node to serve again")
+    except (AssertionError, Abort) as e:
+        test.fail("%s; log:\n%s" % (e, n.log_tail()))
+
+
+def find_role_pids(doc):
+    """{role: pid} from insidbctl -j status, whatever its nesting"""
+    found = {}
+
+    def walk(x, under=None):
+        if isinstance(x, dict):
+            name = None
+            for v in x.values():
+                if isinstance(v, str) and v in ROLES:
+                    name = v
+            if name is None and under in ROLES:
+                name = under
+            if name is not None and isinstance(x.get("pid"), int):
+                found.setdefault(name, x["pid"])
+            for k, v in x.items():
+                if k in ROLES and isinstance(v, int) and not isinstance(v, bool):
+                    found.setdefault(k, v)
+                walk(v, k if k in ROLES else None)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    walk(doc)
+    return found
+
+
+def strings_in(doc):
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield k
+            yield from strings_in(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from strings_in(v)
+    elif isinstance(doc, str):
+        yield doc
+
+
+class Processes(NodeTestCase):
+    node_tag = "proc"
+    maxDiff = None
+
+    def test_four_processes(self):
+        n = self.node
+        roles = n.wait_roles()
+        sup = n.proc.pid
+        desc = descendants(sup)
+        described = {pid: proc_cmdline(pid) for pid in desc}
+        self.assertEqual(len(desc), 3, "supervisor %d must have exactly 3 descendants: %r"
+                         % (sup, described))
+        self.assertEqual(sorted(role_of(c) for c in described.values()), sorted(ROLES),
+                         "the descendants must be one raftd, one apid, one blobd: %r"
+                         % described)
+        for role in ROLES:
+            pid = roles[role]
+            self.assertEqual(proc_stat(pid)[1], sup, "%s is not a child of the supervisor"
+                             % role)
+            exe = os.readlink("/proc/%d/exe" % pid).replace(" (deleted)", "")
+            self.assertEqual(os.path.realpath(exe), os.path.realpath(harness.INSID),
+                             "%s does not run the insid binary: %r" % (role, exe))
+        # nothing else runs with our temp dir in its command line
+        others = [p for p in n.leftovers() if p != sup and p not in desc]
+        self.assertEqual(others, [], "unexpected processes: %r"
+                         % {p: proc_cmdline(p) for p in others})
+
+    def test_roles_privileges(self):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("not root: roles keep our uid, no jail")
+        n = self.node
+        roles = n.wait_roles()
+        name, uid, gid = n.user
+        jails = {"raftd": n.node_dir, "apid": os.path.join(n.node_dir, "empty"),
+                 "blobd": os.path.join(n.node_dir, "blobs")}
+        problems = []
+        for role in ROLES:
+            pid = roles[role]
+            st = proc_status(pid)
+            uids = st["Uid"].split()
+            gids = st["Gid"].split()
+            if uids != [str(uid)] * 4:
+                problems.append("%s uid %r, want %s (%d) x4" % (role, uids, name, uid))
+            if gids != [str(gid)] * 4:
+                problems.append("%s gid %r, want %d x4" % (role, gids, gid))
+            groups = st.get("Groups", "").split()
+            if any(g != str(gid) for g in groups):
+                problems.append("%s keeps supplementary groups %r" % (role, groups))
+            if st.get("NoNewPrivs") != "1":
+                problems.append("%s NoNewPrivs %r" % (role, st.get("NoNewPrivs")))
+            root = os.readlink("/proc/%d/root" % pid)
+            if os.path.realpath(root) != os.path.realpath(jails[role]):
+                problems.append("%s root %r, want %r" % (role, root, jails[role]))
+            cap_eff = st.get("CapEff", "")
+            if cap_eff.strip("0"):
+                problems.append("%s has effective capabilities %s" % (role, cap_eff))
+        self.assertEqual(problems, [])
+
+    def test_roles_user_is_insidb(self):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("not root")
+        if run_user()[0] != "_insidb":
+            raise unittest.SkipTest("user _insidb does not exist on this machine; "
+                                    "the privilege test used %r" % run_user()[0])
+        self.assertEqual(self.node.user[0], "_insidb")
+
+    def test_data_layout(self):
+        n = self.node
+        for sub in ("raft", "blobs"):
+            self.assertTrue(os.path.isdir(os.path.join(n.node_dir, sub)),
+                            "<insid_home>/node0/%s missing" % sub)
+        with open(os.path.join(n.node_dir, "badge_id")) as f:
+            self.assertRegex(f.read().strip(), r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-"
+                             r"[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+    def test_insidbctl_status_text(self):
+        n = self.node
+        roles = n.wait_roles()
+        r = n.ctl("status")
+        out = r.stdout.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, "insidbctl status exit %d\nstdout:\n%s\nstderr:\n%s"
+                         % (r.returncode, out, r.stderr.decode("utf-8", "replace")))
+        self.assertIn("node0", out)
+        for role in ROLES:
+            lines = [ln for ln in out.splitlines() if role in ln]
+            self.assertTrue(any(str(roles[role]) in ln.split() or
+                                ("%d" % roles[role]) in ln for ln in lines),
+                            "status does not show %s with pid %d:\n%s"
+                            % (role, roles[role], out))
+
+    def test_insidbctl_status_json(self):
+        n = self.node
+        roles = n.wait_roles()
+        r = self._ctl_json("status")
+        out = r.stdout.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, "insidbctl -j status exit %d: %s"
+                         % (r.returncode, r.stderr.decode("utf-8", "replace")))
+        try:
+            doc = json.loads(out)
+        except ValueError as e:
+            self.fail("insidbctl -j status is not JSON (%s):\n%s" % (e, out))
+        self.assertIn("node0", set(strings_in(doc)), out)
+        self.assertEqual(find_role_pids(doc), roles,
+                         "role pids in -j status differ from /proc:\n%s" % out)
+
+    def _ctl_json(self, *args):
+        return subprocess.run([harness.INSIDBCTL, "-j", "-f", self.node.config,
+                               "-N", "node0"] + list(args),
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=harness.scaled(30))
+
+    def test_insidbctl_socket_flag(self):
+        n = self.node
+        r = n.ctl("-s", n.socket, "status", config=False)
+        self.assertEqual(r.returncode, 0, r.stderr.decode("utf-8", "replace"))
+        self.assertIn("node0", r.stdout.decode("utf-8", "replace"))
+
+    def test_insidbctl_rootkey(self):
+        r = self.node.ctl("rootkey")
+        self.assertEqual(r.returncode, 0, r.stderr.decode("utf-8", "replace"))
+        self.assertEqual(r.stdout.decode().strip(), self.node.root_key)
+        self.assertEqual(len(self.node.root_key), 88)
+
+    def test_insidbctl_unreachable(self):
+        n = self.node
+        missing = os.path.join(n.dir, "no-such.sock")
+        r = n.ctl("-s", missing, "status", config=False)
+        self.assertEqual(r.returncode, 3, "exit %d for a missing socket: %s"
+                         % (r.returncode, r.stderr))
+        self.assertTrue(r.stderr.strip(), "no message on stderr")
+        # a socket file nobody listens on
+        dead = os.path.join(n.dir, "dead.sock")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(dead)
+        s.close()
+        r = n.ctl("-s", dead, "status", config=False)
+        self.assertEqual(r.returncode, 3, "exit %d for a dead socket: %s"
+                         % (r.returncode, r.stderr))
+        # a configuration whose node is not running
+        cfg = os.path.join(n.dir, "other.yaml")
+        with open(n.config) as f:
+            text = f.read().replace(n.socket, missing)
+        with open(cfg, "w") as f:
+            f.write(text)
+        r = subprocess.run([harness.INSIDBCTL, "-f", cfg, "-N", "node0", "status"],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=harness.scaled(30))
+        self.assertEqual(r.returncode, 3, "exit %d for a config whose socket is absent: %s"
+                         % (r.returncode, r.stderr))
+
+    def test_insidbctl_usage(self):
+        r = self.node.ctl("no-such-command")
+        self.assertEqual(r.returncode, 2, "exit %d for an unknown command: %s"
+                         % (r.returncode, r.stderr))
+        r = self.node.ctl(config=False)
+        self.assertEqual(r.returncode, 2, "exit %d without a command" % r.returncode)
+
+
+class RaftdRestart(NodeTestCase):
+    node_tag = "raftkill"
+
+    def test_kill_raftd_keeps_acknowledged_writes(self):
+        n = self.node
+        p = uniq("ack")
+        keys = [p + "%03d" % i for i in range(200)]
+        value_of = lambda k: "value-of-" + k  # noqa: E731
+        set_many(self, keys, value_of)
+        before = n.wait_roles()
+        old = before["raftd"]
+        old_start = proc_stat(old)[4]
+        os.kill(old, signal.SIGKILL)
+
+        def restarted():
+            n._check_running()
+            r = n.roles()
+            pid = r.get("raftd")
+            return isinstance(pid, int) and pid != old and not alive(old, old_start)
+        try:
+            wait_for(restarted, 30, "a new raftd process")
+        except (AssertionError, Abort) as e:
+            self.fail("%s; log:\n%s" % (e, n.log_tail()))
+        wait_serving(self, keys[0], value_of(keys[0]))
+        check_all(self, keys, value_of)
+        # and writes work again
+        k = p + "after"
+
+        def write_ok():
+            return n.request("POST", "set", {"key": k, "value": "x"}).status == 200
+        wait_for(write_ok, 30, "a write after the raftd restart")
+        self.expect_json(self.get(k), {"data": "x"})
+        after = n.wait_roles()
+        self.assertEqual(after["raftd"], n.roles()["raftd"])
+        self.assertEqual(len(descendants(n.proc.pid)), 3,
+                         "exactly 3 roles after the restart: %r"
+                         % {q: proc_cmdline(q) for q in descendants(n.proc.pid)})
+
+
+class GroupKillRestart(NodeTestCase):
+    node_tag = "groupkill"
+
+    def test_kill_group_and_restart(self):
+        n = self.node
+        p = uniq("grp")
+        keys = [p + "%03d" % i for i in range(100)]
+        value_of = lambda k: k[::-1]  # noqa: E731
+        set_many(self, keys, value_of)
+        badge = n.request("GET", "ping").json()["node-badge-id"]
+        n.wait_roles()
+        n.kill_group()
+        left = n.wait_gone(15)
+        self.assertEqual(left, [], "processes survived kill -9 of the group: %r"
+                         % {q: proc_cmdline(q) for q in left})
+        n.start()
+        wait_serving(self, keys[0], value_of(keys[0]))
+        check_all(self, keys, value_of)
+        r = n.request("GET", "ping")
+        self.assertEqual(r.json()["node-badge-id"], badge, "badge changed across restart")
+        self.expect_json(self.set(p + "new", "n"), {})
+        roles = n.wait_roles()
+        self.assertEqual(sorted(roles), sorted(ROLES))
+
+
+class SigtermStop(NodeTestCase):
+    node_tag = "sigterm"
+
+    def test_sigterm_stops_everything(self):
+        n = self.node
+        p = uniq("term")
+        self.expect_json(self.set(p + "k", "v"), {})
+        roles = n.wait_roles()
+        sup = n.proc.pid
+        starts = {pid: proc_stat(pid)[4] for pid in list(roles.values()) + [sup]}
+        n.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = n.proc.wait(harness.scaled(20))
+        except subprocess.TimeoutExpired:
+            self.fail("supervisor still running 20 s after SIGTERM; log:\n%s" % n.log_tail())
+        self.assertEqual(rc, 0, "exit status after SIGTERM; log:\n%s" % n.log_tail())
+
+        def all_gone():
+            return not any(alive(pid, st) for pid, st in starts.items())
+        try:
+            wait_for(all_gone, 10, "all four processes to exit")
+        except AssertionError:
+            self.fail("still running after SIGTERM: %r"
+                      % [pid for pid, st in starts.items() if alive(pid, st)])
+        for port in (n.public, n.private):
+            with self.assertRaises(OSError, msg="port %d still accepts" % port):
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+    def test_insidbctl_after_stop(self):
+        n = self.node
+        if n.proc.poll() is None:
+            n.stop()
+        r = n.ctl("status")
+        self.assertEqual(r.returncode, 3, "insidbctl status on a stopped node: exit %d: %s"
+                         % (r.returncode, r.stderr))
+
+    def test_restart_after_sigterm(self):
+        n = self.node
+        if n.proc.poll() is None:
+            n.stop()
+        n.start()
+        r = n.request("GET", "iterate/prefix", query={"prefix": "term-"})
+        self.expect(r, 200)
+        self.assertEqual(len(r.json()["data"]), 1, r.describe())
