@@ -13,12 +13,17 @@
 
 #include <event2/event.h>
 #include <event2/thread.h>
+#include <json-c/json.h>
+
+#include "common/ipc.h"
+#include "common/role.h"
 
 #include "proto/codec.h"
 #include "proto/command.h"
 #include "raftd/fsm.h"
 #include "raftd/fsm_int.h"
 #include "raftd/keys.h"
+#include "raftd/raftd.h"
 #include "raftd/replica.h"
 #include "raftd/rlog.h"
 #include "raftd/store.h"
@@ -936,12 +941,270 @@ START_TEST(recovery_applies_log_above_applied)
 }
 END_TEST
 
+/* --- the role: apid's requests over the raftd.api channel --- */
+
+struct client {
+	int replies;
+	int errors;
+	uint8_t got[16][256];
+	size_t got_len[16];
+};
+
+static struct event_base *rbase;
+static struct role_env renv;
+static char rhome[64];
+static char rroot[] = ROOT;
+static char rnode[] = "node0";
+
+static void
+role_up(void)
+{
+	evthread_use_pthreads();
+	memset(&renv, 0, sizeof(renv));
+	rbase = event_base_new();
+	snprintf(rhome, sizeof(rhome), "/check-fsm-%d", (int)getpid());
+	renv.id = ROLE_RAFTD;
+	renv.hooks = &raftd_hooks;
+	renv.base = rbase;
+	renv.ipc = ipc_new(rbase);
+	renv.cfg.insid_home = rhome;
+	renv.cfg.root_prefix = rroot;
+	renv.node_id = rnode;
+	renv.data_dir = dir;
+	renv.pids[ROLE_APID] = getpid();
+	ck_assert_int_eq(raftd_hooks.start(&renv), 0);
+}
+
+static void
+role_down(void)
+{
+	raftd_hooks.stop(&renv);
+	ck_assert_ptr_null(renv.state);
+	ipc_free(renv.ipc);
+	event_base_free(rbase);
+}
+
+static void
+on_reply(int err, struct ipc_msg *m, void *arg)
+{
+	struct client *cl = arg;
+
+	if (err != 0) {
+		cl->errors++;
+		return;
+	}
+	ck_assert_uint_lt(cl->replies, 16);
+	ck_assert_uint_le(m->len, sizeof(cl->got[0]));
+	memcpy(cl->got[cl->replies], m->payload, m->len);
+	cl->got_len[cl->replies] = m->len;
+	cl->replies++;
+}
+
+static void
+client_wait(struct client *cl, int want)
+{
+	struct timeval tv = { 0, 100000 };
+
+	for (int i = 0; i < 100 && cl->replies + cl->errors < want; i++) {
+		event_base_loopexit(rbase, &tv);
+		event_base_loop(rbase, EVLOOP_ONCE);
+	}
+	ck_assert_int_eq(cl->errors, 0);
+	ck_assert_int_eq(cl->replies, want);
+}
+
+static struct ipc_chan *
+client_dial(void)
+{
+	struct ipc_chan *cli;
+	char url[256];
+
+	role_url(&renv, "raftd.api", url, sizeof(url));
+	cli = ipc_req_dial(renv.ipc, url, 16);
+	ck_assert_ptr_nonnull(cli);
+	return cli;
+}
+
+/* MSG_RAFT_PROPOSE: the command as one bytes field */
+static void
+client_propose(struct ipc_chan *cli, struct client *cl, uint16_t type,
+    const char *key, const char *value, int64_t num)
+{
+	struct pbuf pb;
+	uint8_t *c;
+	size_t len;
+
+	c = cmd_make(type, "s1", key, strlen(key), value, NULL, num, &len);
+	pb_init(&pb);
+	pb_add_bytes(&pb, c, len);
+	ck_assert_int_eq(ipc_call(cli, MSG_RAFT_PROPOSE, pb.data, pb.len, 5000,
+			     on_reply, cl),
+	    0);
+	pb_free(&pb);
+	free(c);
+}
+
+static void
+client_read(
+    struct ipc_chan *cli, struct client *cl, uint16_t op, const char *key)
+{
+	struct read_req q;
+	struct pbuf pb;
+
+	memset(&q, 0, sizeof(q));
+	q.op = op;
+	snprintf(q.scope, sizeof(q.scope), "s1");
+	q.key = (const uint8_t *)key;
+	q.key_len = strlen(key);
+	q.limit = 10;
+	pb_init(&pb);
+	read_req_encode(&pb, &q);
+	ck_assert_int_eq(
+	    ipc_call(cli, MSG_RAFT_READ, pb.data, pb.len, 5000, on_reply, cl),
+	    0);
+	pb_free(&pb);
+}
+
+static void
+ck_result(struct client *cl, int i, uint16_t status, const char *data)
+{
+	struct cmd_result res;
+
+	ck_assert_int_eq(
+	    cmd_result_decode(cl->got[i], cl->got_len[i], &res), 0);
+	ck_assert_uint_eq(res.status, status);
+	ck_assert_uint_eq(res.data_len, strlen(data));
+	ck_assert_mem_eq(res.data, data, res.data_len);
+}
+
+static int64_t
+json_int(struct json_object *o, const char *name)
+{
+	struct json_object *v;
+
+	ck_assert(json_object_object_get_ex(o, name, &v));
+	return json_object_get_int64(v);
+}
+
+START_TEST(role_serves_apid)
+{
+	struct ipc_chan *cli;
+	struct client cl;
+	struct json_object *o, *v;
+	struct pread r;
+	uint16_t status;
+	uint8_t cons;
+	const uint8_t *p;
+	size_t n;
+	uint32_t count;
+	char *json;
+
+	role_up();
+	cli = client_dial();
+	memset(&cl, 0, sizeof(cl));
+	client_propose(cli, &cl, CMD_KV_SET, "a", "hello", 0);
+	client_propose(cli, &cl, CMD_KV_BUMP, "b", NULL, 5);
+	client_propose(cli, &cl, CMD_KV_SETNX, "a", "x", 0);
+	client_wait(&cl, 3);
+	/* requests are answered in any order: check them by content */
+	for (int i = 0; i < 3; i++) {
+		struct cmd_result res;
+
+		ck_assert_int_eq(
+		    cmd_result_decode(cl.got[i], cl.got_len[i], &res), 0);
+		if (res.data_len == 1)
+			ck_result(&cl, i, ST_OK, "5");
+		else
+			ck_assert(
+			    res.status == ST_OK || res.status == ST_KEY_EXISTS);
+	}
+	memset(&cl, 0, sizeof(cl));
+	client_propose(cli, &cl, CMD_KV_BUMP, "b", NULL, 5);
+	client_wait(&cl, 1);
+	ck_result(&cl, 0, ST_OK, "10");
+
+	memset(&cl, 0, sizeof(cl));
+	client_read(cli, &cl, READ_KV_GET, "a");
+	client_wait(&cl, 1);
+	pr_init(&r, cl.got[0], cl.got_len[0]);
+	pr_get_u16(&r, &status);
+	pr_get_u8(&r, &cons);
+	pr_get_bytes(&r, &p, &n);
+	ck_assert_int_eq(pr_end(&r), 0);
+	ck_assert_uint_eq(status, ST_OK);
+	ck_assert_mem_eq(p, "hello", 5);
+
+	memset(&cl, 0, sizeof(cl));
+	client_read(cli, &cl, READ_KV_ITERATE, "");
+	client_wait(&cl, 1);
+	pr_init(&r, cl.got[0], cl.got_len[0]);
+	pr_get_u16(&r, &status);
+	pr_get_u8(&r, &cons);
+	pr_get_u32(&r, &count);
+	ck_assert_uint_eq(count, 2);
+
+	memset(&cl, 0, sizeof(cl));
+	ck_assert_int_eq(
+	    ipc_call(cli, MSG_RAFT_STATUS, NULL, 0, 5000, on_reply, &cl), 0);
+	client_wait(&cl, 1);
+	pr_init(&r, cl.got[0], cl.got_len[0]);
+	ck_assert_int_eq(pr_get_strdup(&r, &json), 0);
+	o = json_tokener_parse(json);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(json_int(o, "commit_index"), 4);
+	ck_assert_int_eq(json_int(o, "applied_index"), 4);
+	ck_assert_int_eq(json_int(o, "term"), 1);
+	ck_assert(json_object_object_get_ex(o, "leader", &v));
+	ck_assert_str_eq(json_object_get_string(v), "node0");
+	json_object_put(o);
+	free(json);
+
+	json = raftd_hooks.status(&renv);
+	o = json_tokener_parse(json);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(json_int(o, "last_index"), 4);
+	ck_assert_int_gt(json_int(o, "rocksdb_bytes"), 0);
+	json_object_put(o);
+	free(json);
+
+	ipc_close(cli);
+	role_down();
+
+	/* a restart serves the same state */
+	role_up();
+	cli = client_dial();
+	memset(&cl, 0, sizeof(cl));
+	client_propose(cli, &cl, CMD_KV_BUMP, "b", NULL, 1);
+	client_wait(&cl, 1);
+	ck_result(&cl, 0, ST_OK, "11");
+	ipc_close(cli);
+	role_down();
+}
+END_TEST
+
+/* a malformed message from apid is a bug: the role exits */
+START_TEST(role_malformed_proposal_is_fatal)
+{
+	struct ipc_chan *cli;
+	struct client cl;
+
+	role_up();
+	cli = client_dial();
+	memset(&cl, 0, sizeof(cl));
+	ck_assert_int_eq(
+	    ipc_call(cli, MSG_RAFT_PROPOSE, "\0\0\0\1", 4, 5000, on_reply, &cl),
+	    0);
+	client_wait(&cl, 1);
+}
+END_TEST
+
 static Suite *
 fsm_suite(void)
 {
 	Suite *s = suite_create("fsm");
 	TCase *tc = tcase_create("values");
 	TCase *tl = tcase_create("log");
+	TCase *tr = tcase_create("role");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, set_update_delete_accounting);
@@ -965,6 +1228,11 @@ fsm_suite(void)
 	tcase_add_test(tl, pending_bound_and_flush);
 	tcase_add_test(tl, recovery_applies_log_above_applied);
 	suite_add_tcase(s, tl);
+	tcase_add_checked_fixture(tr, setup, teardown);
+	tcase_set_timeout(tr, 60);
+	tcase_add_test(tr, role_serves_apid);
+	tcase_add_exit_test(tr, role_malformed_proposal_is_fatal, 1);
+	suite_add_tcase(s, tr);
 	return s;
 }
 
