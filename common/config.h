@@ -52,6 +52,8 @@ struct cfg_net {
 	int prefix; /* 0..32 or 0..128 */
 };
 
+struct cfg_where;
+
 struct cfg {
 	char *file; /* path as given */
 	char *instance_secret;
@@ -87,6 +89,7 @@ struct cfg {
 	int log_level; /* enum log_level */
 	struct cfg_node *nodes; /* in file order */
 	size_t n_nodes;
+	struct cfg_where *where; /* private: key locations for messages */
 };
 
 struct cfg_errors {
@@ -99,8 +102,10 @@ struct cfg_errors {
  * messages; relative paths in the file are resolved against its
  * directory), applies the overrides "dotted.key=value" in order, fills
  * defaults and checks every rule of CONFIG.md §2-§3 that needs no file
- * system access.  Returns 0 and fills *cfg, or -1 with every problem in
- * *errs.  `as_root` selects the control_socket default.
+ * system access.  Returns 0 and fills *cfg, or -1 with every problem
+ * appended to *errs (zero it first).  `as_root` selects the control_socket
+ * default.  Relative paths given in overrides are resolved like those in
+ * the file.
  */
 int
 cfg_parse(const char *name, const char *buf, size_t len, char *const *overrides,
@@ -129,6 +134,18 @@ bool cfg_net_match(const struct cfg_net *, size_t n, int family,
     const uint8_t *addr, bool allow_any);
 /* parses "a.b.c.d", "::1", "10.0.0.0/8" or "*" */
 int cfg_net_parse(const char *, struct cfg_net *, bool allow_any);
+
+/*
+ * appends one message per node address, given as a literal IP, that
+ * permitted_ips does not match (CONFIG.md §3: a warning, not an error);
+ * returns how many were added
+ */
+int cfg_warnings(const struct cfg *, struct cfg_errors *out);
+
+/* value syntax of CONFIG.md §1; each returns NULL or the problem */
+const char *cfg_parse_duration(const char *, int64_t *ms);
+const char *cfg_parse_size(const char *, int64_t *bytes);
+const char *cfg_parse_addr(const char *, struct cfg_addr *);
 
 void cfg_free(struct cfg *);
 void cfg_errors_free(struct cfg_errors *);
