@@ -56,6 +56,7 @@ struct role_env {
 	const struct cfg_node *self;
 	char *node_id;
 	bool as_root; /* started as root: jail and drop */
+	bool no_join; /* insid -J: wait to be added, do not auto-join */
 	char *tls_cert_pem; /* NULL when TLS is not configured */
 	char *tls_key_pem;
 	char *tls_ca_pem; /* NULL: system trust store */

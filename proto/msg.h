@@ -44,6 +44,9 @@ enum msg_type {
 	MSG_SUP_CTL = 9,
 	/* sup->role: str badge id (UUID of this node, API.md §15.1) */
 	MSG_SUP_NODE = 10,
+	/* role->sup: u64 pid; repeated until the supervisor's first
+	 * message arrives, which answers with the configuration push */
+	MSG_SUP_HELLO = 11,
 
 	/*
 	 * apid -> raftd (nng req/rep, raftd listens)

@@ -1,0 +1,114 @@
+/*
+ * insid_fake: the real supervisor and blobd with stand-ins for raftd and
+ * apid, for testing process management alone (restart, crash loop, stop
+ * order, control socket).  The stand-ins report the listening sockets
+ * they inherited so the test can check the hand-off.
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blobd/blobd.h"
+#include "common/log.h"
+#include "supervisor/supervisor.h"
+
+static int
+fake_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+}
+
+static int
+fake_start(struct role_env *env)
+{
+	char ports[64] = "";
+	size_t off = 0;
+
+	for (size_t i = 0; i < env->nfds; i++)
+		off += (size_t)snprintf(ports + off, sizeof(ports) - off, " %d",
+		    fake_port(env->fds[i]));
+	log_info("fake %s: %zu fds, ports%s, badge %s, data_dir %s",
+	    env->hooks->name, env->nfds, ports, env->badge_id, env->data_dir);
+	return 0;
+}
+
+static char *
+fake_status(struct role_env *env)
+{
+	char *s;
+
+	if (asprintf(&s,
+		"{\"role\":\"leader\",\"leader\":\"%s\",\"term\":1,"
+		"\"commit_index\":0,\"applied_index\":0,\"fd_port\":%d,"
+		"\"apid_pid\":%d}",
+		env->node_id, env->nfds ? fake_port(env->fds[0]) : -1,
+		(int)env->pids[ROLE_APID]) == -1)
+		return NULL;
+	return s;
+}
+
+static void
+fake_ctl(
+    struct role_env *env, uint64_t corr, const char *verb, const char *args)
+{
+	char *s;
+
+	if (strcmp(verb, "show cluster") != 0) {
+		role_ctl_reply(
+		    env, corr, 1, "{\"error\":\"not supported yet\"}");
+		return;
+	}
+	if (asprintf(&s,
+		"{\"members\":[{\"id\":\"%s\",\"voter\":true}],"
+		"\"args\":%s}",
+		env->node_id, args) == -1)
+		fatal("asprintf");
+	role_ctl_reply(env, corr, 0, s);
+	free(s);
+}
+
+static void
+fake_stop(struct role_env *env)
+{
+	log_info("fake %s stopping", env->hooks->name);
+	role_exit(env, 0);
+}
+
+static const struct role_hooks fake_raftd = {
+	.name = "raftd",
+	.start = fake_start,
+	.status = fake_status,
+	.ctl = fake_ctl,
+	.stop = fake_stop,
+};
+
+static const struct role_hooks fake_apid = {
+	.name = "apid",
+	.start = fake_start,
+	.status = NULL,
+	.ctl = NULL,
+	.stop = fake_stop,
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct role_hooks *const hooks[ROLE_COUNT] = {
+		[ROLE_RAFTD] = &fake_raftd,
+		[ROLE_APID] = &fake_apid,
+		[ROLE_BLOBD] = &blobd_hooks,
+	};
+
+	return insid_main(argc, argv, hooks);
+}
