@@ -1,1 +1,159 @@
-/* placeholder: being written */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apid/apid.h"
+#include "apid/server.h"
+#include "apid/tls.h"
+#include "common/log.h"
+
+#define RAFT_RETRY_MS 1000
+#define STOP_POLL_MS 100
+
+static void
+apid_raft_dial(struct apid *a)
+{
+	struct timeval tv = { RAFT_RETRY_MS / 1000, 0 };
+
+	a->raft = ipc_req_dial(a->env->ipc, a->raft_url, APID_RAFT_CALLS);
+	if (a->raft == NULL)
+		evtimer_add(a->raft_retry, &tv);
+}
+
+static void
+apid_raft_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	apid_raft_dial(arg);
+}
+
+static SSL_CTX *
+apid_tls(struct role_env *env, bool *failed)
+{
+	SSL_CTX *ctx;
+
+	*failed = false;
+	if (env->tls_cert_pem == NULL || env->tls_key_pem == NULL)
+		return NULL;
+	if ((ctx = apid_tls_ctx(env->tls_cert_pem, env->tls_key_pem)) == NULL)
+		*failed = true;
+	return ctx;
+}
+
+static int
+apid_listen(struct apid *a)
+{
+	struct role_env *env = a->env;
+	SSL_CTX *tls;
+	bool failed;
+	int b;
+
+	if (env->nfds < 2 || env->fds[0] < 0 || env->fds[1] < 0) {
+		log_warnx("apid: expected the public and private sockets");
+		return -1;
+	}
+	for (b = BIND_PUBLIC; b <= BIND_PRIVATE; b++) {
+		tls = apid_tls(env, &failed);
+		if (failed)
+			return -1;
+		if (http_server_listen(a->http, env->fds[b], b, tls) == -1) {
+			log_warn(
+			    "apid: listen on inherited socket %d", env->fds[b]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+apid_start(struct role_env *env)
+{
+	struct http_server_cfg hc;
+	struct apid *a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		fatal("%s: calloc", __func__);
+	a->env = env;
+	env->state = a;
+	a->started_ms = http_now_ms();
+	crypto_root_key(env->cfg.instance_secret, a->root_key);
+	a->max_value = (size_t)env->cfg.limits_max_value_size;
+	a->json_limit = 2 * a->max_value + 64 * 1024;
+	a->rl = rl_new(env->cfg.rate);
+	memset(&hc, 0, sizeof(hc));
+	hc.node_id = env->node_id;
+	hc.max_conns = (size_t)env->cfg.sessions_max_connections + 4096;
+	hc.on_head = apid_on_head;
+	hc.on_free = apid_on_free;
+	hc.arg = a;
+	a->http = http_server_new(env->base, &hc);
+	if (apid_listen(a) == -1)
+		return -1;
+	role_url(env, "raftd.api", a->raft_url, sizeof(a->raft_url));
+	a->raft_retry = evtimer_new(env->base, apid_raft_retry_cb, a);
+	apid_raft_dial(a);
+	log_info("apid: serving%s", env->tls_cert_pem ? " over TLS" : "");
+	return 0;
+}
+
+static char *
+apid_status(struct role_env *env)
+{
+	struct apid *a = env->state;
+	char *s;
+
+	if (a == NULL)
+		return strdup("{}");
+	if (asprintf(&s,
+		"{\"connections\":%zu,\"active_requests\":%zu,"
+		"\"requests\":%llu,\"raft_connected\":%s,\"stopping\":%s}",
+		http_server_conns(a->http), http_server_active(a->http),
+		(unsigned long long)a->requests, a->raft ? "true" : "false",
+		a->stopping ? "true" : "false") == -1)
+		return NULL;
+	return s;
+}
+
+static void
+apid_stop_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { 0, STOP_POLL_MS * 1000 };
+	struct apid *a = arg;
+
+	(void)fd;
+	(void)what;
+	if (http_server_active(a->http) == 0 ||
+	    http_now_ms() >= a->stop_deadline_ms) {
+		role_exit(a->env, 0);
+		return;
+	}
+	evtimer_add(a->stop_timer, &tv);
+}
+
+/* refuse new requests, let the running ones finish for up to 5 s */
+static void
+apid_stop(struct role_env *env)
+{
+	struct apid *a = env->state;
+
+	if (a == NULL || a->http == NULL) {
+		role_exit(env, 0);
+		return;
+	}
+	if (a->stopping)
+		return;
+	a->stopping = true;
+	a->stop_deadline_ms = http_now_ms() + APID_STOP_WAIT_MS;
+	http_server_drain(a->http);
+	a->stop_timer = evtimer_new(env->base, apid_stop_poll, a);
+	apid_stop_poll(-1, 0, a);
+}
+
+const struct role_hooks apid_hooks = {
+	.name = "apid",
+	.start = apid_start,
+	.status = apid_status,
+	.ctl = NULL,
+	.stop = apid_stop,
+};

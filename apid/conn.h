@@ -1,0 +1,171 @@
+/*
+ * HTTP/1.1 connection layer on libevent bufferevents (API.md §2.1): accept
+ * on inherited listening sockets, optional TLS, http-parser, keep-alive
+ * and pipelining (one request at a time per connection, so responses are
+ * in order), head and body limits, timeouts, output back-pressure.
+ *
+ * The application sees a request once its head is complete (on_head).  It
+ * then either answers at once, or asks for the body (accumulated into a
+ * bounded buffer, or streamed chunk by chunk), or goes asynchronous and
+ * answers later.  Every request gets exactly one http_respond(); if the
+ * connection went away meanwhile, req->conn is NULL and http_respond()
+ * only frees the request.  After http_respond() the request must not be
+ * touched.
+ */
+#ifndef APID_CONN_H
+#define APID_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "proto/codec.h"
+
+#define HTTP_HEAD_MAX (32 * 1024)
+#define HTTP_DRAIN_MAX (64 * 1024)
+#define HTTP_HEAD_TIMEOUT_S 10
+#define HTTP_IDLE_TIMEOUT_S 60
+#define HTTP_BODY_TIMEOUT_S 60
+#define HTTP_WRITE_TIMEOUT_S 60
+/* stop reading new requests while this much output waits */
+#define HTTP_OUT_HIGH (256 * 1024)
+#define HTTP_OUT_LOW (64 * 1024)
+/* bytes buffered unread while a request is being handled */
+#define HTTP_IN_HIGH (128 * 1024)
+
+struct http_server;
+struct http_conn;
+struct http_req;
+
+struct http_hdr {
+	const char *name;
+	size_t name_len;
+	const char *value; /* trimmed, NUL-terminated */
+	size_t value_len;
+};
+
+typedef void (*http_head_cb)(struct http_req *, void *arg);
+typedef void (*http_req_cb)(struct http_req *, void *arg);
+/* a body chunk: 0 to go on; -1 after the application answered */
+typedef int (*http_chunk_cb)(
+    struct http_req *, const char *, size_t, void *arg);
+
+enum http_body_mode {
+	BODY_UNSET = 0,
+	BODY_ACCUM,
+	BODY_STREAM,
+	BODY_DISCARD,
+};
+
+struct http_req {
+	struct http_conn *conn; /* NULL once the connection is gone */
+	int binding; /* tag of the listener */
+	const char *method; /* "GET" ... */
+	int method_id; /* enum http_method of http-parser */
+	const char *target; /* as received */
+	size_t target_len;
+	const char *path;
+	size_t path_len;
+	const char *query; /* after '?', NULL when there is no '?' */
+	size_t query_len;
+	struct http_hdr *hdrs;
+	size_t nhdrs;
+	unsigned short http_major, http_minor;
+	bool keep_alive;
+	bool chunked;
+	int64_t content_length; /* -1 when absent */
+	bool expect_continue;
+	struct sockaddr_storage peer;
+	int64_t started_ms; /* monotonic */
+
+	/* body as accumulated by http_req_read_body() */
+	struct pbuf body;
+
+	/* connection layer only */
+	struct http_server *srv;
+	struct pbuf head;
+	struct http_hdr_off *hoff;
+	size_t nhoff, hoff_cap;
+	int last_cb;
+	enum http_body_mode body_mode;
+	size_t body_limit;
+	uint64_t body_seen;
+	http_chunk_cb on_chunk;
+	http_req_cb on_done;
+	http_req_cb on_too_big;
+	void *body_arg;
+	bool sent_100;
+	bool complete; /* whole message consumed */
+	bool responded;
+	bool force_close;
+
+	void *app; /* the application's, freed by on_free */
+};
+
+struct http_server_cfg {
+	const char *node_id; /* X-Insidb-Node */
+	size_t max_conns; /* further ones are closed at once */
+	http_head_cb on_head;
+	http_req_cb on_free; /* a request is being freed */
+	void *arg;
+};
+
+struct http_server *
+http_server_new(struct event_base *, const struct http_server_cfg *);
+/* listens on an inherited, listening socket; tls may be NULL */
+int http_server_listen(struct http_server *, int fd, int binding, SSL_CTX *tls);
+/* new TLS context for later connections (reload); old one is freed */
+void http_server_set_tls(struct http_server *, int binding, SSL_CTX *);
+/* stop mode: every response closes; idle connections are closed now */
+void http_server_drain(struct http_server *);
+void http_server_free(struct http_server *);
+size_t http_server_conns(const struct http_server *);
+size_t http_server_active(const struct http_server *);
+
+/* first header of that name (case-insensitive), NULL when absent */
+const char *
+http_req_header(const struct http_req *, const char *name, size_t *len);
+/* every header of that name joined with ", " (malloc'd), NULL if none */
+char *
+http_req_header_join(const struct http_req *, const char *name, size_t *len);
+bool http_req_is_head(const struct http_req *);
+
+/*
+ * Reads the body into req->body (at most `limit` bytes), then calls done.
+ * A body over the limit calls too_big instead, which must answer.
+ * Sends 100 Continue first when the client asked for it.
+ */
+void http_req_read_body(struct http_req *, size_t limit, http_req_cb done,
+    http_req_cb too_big, void *arg);
+/* streams the body: chunk for every piece, done at its end */
+void http_req_stream_body(
+    struct http_req *, http_chunk_cb chunk, http_req_cb done, void *arg);
+/* the response will carry Connection: close */
+void http_req_set_close(struct http_req *);
+
+/*
+ * Sends the response.  extra holds complete header lines ("Name: v\r\n")
+ * or is NULL; content_type NULL sends none.  HEAD gets no body but the
+ * Content-Length of the body.
+ */
+void http_respond(struct http_req *, int status, const struct pbuf *extra,
+    const char *content_type, const void *body, size_t len);
+/* a JSON reply: application/json, Cache-Control: no-store */
+void http_respond_json(struct http_req *, int status, const struct pbuf *extra,
+    const struct pbuf *body);
+/* {"error_type","message"} with optional extra header lines */
+void http_respond_error(struct http_req *, int status, const char *type,
+    const char *msg, const struct pbuf *extra);
+
+/* appends "Name: value\r\n" */
+void http_hdr_add(struct pbuf *, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+int64_t http_now_ms(void);
+
+#endif

@@ -1,0 +1,102 @@
+/*
+ * apid's shared state and the request pipeline of API.md §2.2, used by
+ * the handler files (values.c, system.c, ...).
+ */
+#ifndef APID_SERVER_H
+#define APID_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apid/client_ip.h"
+#include "apid/conn.h"
+#include "apid/json_body.h"
+#include "apid/ratelimit.h"
+#include "apid/routes.h"
+#include "common/crypto.h"
+#include "common/role.h"
+#include "proto/command.h"
+
+/* writes not applied within this answer 503 COMMIT_UNKNOWN (§4) */
+#define APID_WRITE_WAIT_MS 10000
+#define APID_READ_WAIT_MS 10000
+#define APID_STOP_WAIT_MS 5000
+#define APID_RAFT_CALLS 1024
+
+struct apid {
+	struct role_env *env;
+	struct http_server *http;
+	struct ipc_chan *raft;
+	struct event *raft_retry;
+	char raft_url[256];
+	char root_key[CRYPTO_ROOT_KEY_LEN + 1];
+	struct ratelimit *rl;
+	uint64_t ops[OPS_COUNT];
+	uint64_t requests;
+	int64_t started_ms;
+	size_t json_limit; /* 2 * max_value_size + 64 KiB */
+	size_t max_value;
+	bool stopping;
+	int64_t stop_deadline_ms;
+	struct event *stop_timer;
+};
+
+struct identity {
+	bool root;
+	bool alias;
+	char entity[160];
+	char scope[CMD_SCOPE_MAX + 1];
+};
+
+struct areq;
+typedef void (*areq_ipc_cb)(
+    struct areq *, int err, const uint8_t *payload, size_t len);
+
+/* the application's side of one request */
+struct areq {
+	struct apid *a;
+	struct http_req *req;
+	const struct route *route;
+	struct identity id;
+	struct client_ip ip;
+	struct jb_doc doc;
+	bool have_doc;
+	uint8_t consistency; /* enum read_consistency asked */
+	void (*json_done)(struct areq *);
+	bool json_empty_ok;
+	areq_ipc_cb ipc_cb;
+};
+
+/* route handlers: begin runs after step 8 of §2.2 */
+typedef void (*apid_handler)(struct areq *);
+apid_handler apid_values_handler(enum route_id);
+apid_handler apid_system_handler(enum route_id);
+
+void apid_on_head(struct http_req *, void *arg);
+void apid_on_free(struct http_req *, void *arg);
+
+/* replies; each ends the request */
+void apid_error(struct areq *, int status, const char *type,
+    const struct pbuf *extra, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+void apid_reply(struct areq *, int status, const struct pbuf *extra,
+    const struct pbuf *json);
+void apid_reply_text(struct areq *, const char *json);
+
+/* reads the JSON body (step 9) then calls done with ar->doc parsed */
+void apid_read_json(struct areq *, void (*done)(struct areq *), bool empty_ok);
+/* ?consistency of +C routes; -1 after answering 400 */
+int apid_query_consistency(struct areq *);
+/* 1 found, 0 absent, -1 after answering 400 */
+int apid_query(struct areq *, const char *name, char **val, size_t *len);
+
+/* IPC to raftd with a timeout; the callback always runs */
+void apid_raft_call(struct areq *, uint16_t type, const struct pbuf *,
+    int timeout_ms, areq_ipc_cb);
+/* a command result other than ST_OK as HTTP */
+void apid_cmd_error(struct areq *, const struct cmd_result *);
+/* an IPC failure: writes get COMMIT_UNKNOWN on timeout */
+void apid_ipc_error(struct areq *, int err, bool write);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * System routes (API.md §15): ping.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "apid/http_parse.h"
+#include "apid/server.h"
+#include "proto/msg.h"
+
+/* the leader id out of raftd's status JSON, "" when unknown */
+static void
+status_leader(const uint8_t *p, size_t len, char *out, size_t outlen)
+{
+	struct json_tokener *tok;
+	struct json_object *o, *l;
+	struct pread r;
+	const uint8_t *s;
+	size_t slen;
+
+	out[0] = '\0';
+	pr_init(&r, p, len);
+	if (pr_get_bytes(&r, &s, &slen) == -1)
+		return;
+	if ((tok = json_tokener_new()) == NULL)
+		return;
+	o = json_tokener_parse_ex(tok, (const char *)s, (int)slen);
+	json_tokener_free(tok);
+	if (o == NULL)
+		return;
+	if (json_object_object_get_ex(o, "leader", &l) &&
+	    json_object_is_type(l, json_type_string))
+		snprintf(out, outlen, "%s", json_object_get_string(l));
+	json_object_put(o);
+}
+
+static void
+ping_done(struct areq *ar, int err, const uint8_t *p, size_t len)
+{
+	char leader[CFG_ID_MAX + 1] = "", uptime[64];
+	struct apid *a = ar->a;
+	struct pbuf b;
+
+	if (err == 0)
+		status_leader(p, len, leader, sizeof(leader));
+	http_format_uptime(
+	    (http_now_ms() - a->started_ms) / 1000, uptime, sizeof(uptime));
+	pb_init(&b);
+	pb_add_raw(&b, "{\"entity\":", 10);
+	json_put_cstr(&b, ar->id.entity);
+	pb_add_raw(&b, ",\"leader\":", 10);
+	json_put_cstr(&b, leader);
+	pb_add_raw(&b, ",\"node-badge-id\":", 17);
+	json_put_cstr(&b, a->env->badge_id);
+	pb_add_raw(&b, ",\"status\":\"ok\",\"uptime\":", 24);
+	json_put_cstr(&b, uptime);
+	pb_add_raw(&b, "}\n", 2);
+	apid_reply(ar, 200, NULL, &b);
+	pb_free(&b);
+}
+
+static void
+ping_begin(struct areq *ar)
+{
+	struct pbuf empty;
+
+	pb_init(&empty);
+	apid_raft_call(ar, MSG_RAFT_STATUS, &empty, 2000, ping_done);
+	pb_free(&empty);
+}
+
+apid_handler
+apid_system_handler(enum route_id id)
+{
+	switch (id) {
+	case R_PING:
+		return ping_begin;
+	default:
+		return NULL;
+	}
+}
