@@ -386,7 +386,12 @@ ctl_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct ctl_conn *c = arg;
 
-	(void)bev;
+	/* a client may half-close once its request is sent */
+	if (what == (BEV_EVENT_EOF | BEV_EVENT_READING) &&
+	    (c->waiting || c->done)) {
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	if (what & BEV_EVENT_TIMEOUT)
 		log_debug("control: connection timed out");
 	ctl_conn_free(c);
