@@ -26,6 +26,8 @@
 #include "raftd/store.h"
 
 #define RAFTD_API_NCTX 1024
+/* how often the allowed apid pid is compared with the announced one */
+#define RAFTD_PEER_SYNC_MS 10
 
 struct raftd {
 	struct role_env *env;
@@ -33,6 +35,8 @@ struct raftd {
 	struct fsm *fsm;
 	struct replica *replica;
 	struct ipc_chan *api;
+	struct event *peer_ev;
+	pid_t api_peer; /* the apid pid the channel accepts */
 	bool stopping;
 };
 
@@ -177,6 +181,31 @@ raftd_dispatch_apid(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 	}
 }
 
+/*
+ * The supervisor announces apid's pid (MSG_SUP_PIDS) after raftd started
+ * and again whenever apid restarts; role.c keeps it in env->pids.  Only
+ * that process may use the channel (0: nobody).
+ */
+static void
+raftd_peer_sync(struct raftd *rd)
+{
+	pid_t apid = rd->env->pids[ROLE_APID];
+
+	if (apid == rd->api_peer)
+		return;
+	ipc_set_peer(rd->api, getuid(), &apid, 1);
+	rd->api_peer = apid;
+	log_debug("raftd.api accepts apid pid %d", (int)apid);
+}
+
+static void
+raftd_peer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	raftd_peer_sync(arg);
+}
+
 static char *
 raftd_db_path(const char *data_dir)
 {
@@ -193,8 +222,8 @@ static int
 raftd_start(struct role_env *env)
 {
 	struct raftd *rd;
+	struct timeval tv = { 0, RAFTD_PEER_SYNC_MS * 1000 };
 	char url[256], *path;
-	pid_t apid;
 
 	if ((rd = calloc(1, sizeof(*rd))) == NULL)
 		fatal("%s", __func__);
@@ -215,8 +244,12 @@ raftd_start(struct role_env *env)
 		log_warnx("%s: cannot listen on %s", __func__, url);
 		return -1;
 	}
-	apid = env->pids[ROLE_APID];
-	ipc_set_peer(rd->api, getuid(), &apid, 1);
+	rd->api_peer = -1;
+	raftd_peer_sync(rd);
+	if ((rd->peer_ev = event_new(
+		 env->base, -1, EV_PERSIST, raftd_peer_cb, rd)) == NULL ||
+	    event_add(rd->peer_ev, &tv) == -1)
+		fatalx("%s: peer timer", __func__);
 	log_info("serving: applied index %llu, last index %llu",
 	    (unsigned long long)replica_applied_index(rd->replica),
 	    (unsigned long long)replica_last_index(rd->replica));
@@ -252,6 +285,8 @@ raftd_stop(struct role_env *env)
 		/* everything proposed gets durable, applied and answered */
 		replica_close(rd->replica);
 		rd->replica = NULL;
+		if (rd->peer_ev != NULL)
+			event_free(rd->peer_ev);
 		ipc_close(rd->api);
 		fsm_free(rd->fsm);
 		store_close(rd->store);

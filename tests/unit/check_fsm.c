@@ -1028,6 +1028,16 @@ client_wait(struct client *cl, int want)
 	ck_assert_int_eq(cl->replies, want);
 }
 
+/* runs the loop for about ms milliseconds */
+static void
+client_run(int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_base_loopexit(rbase, &tv);
+	event_base_loop(rbase, EVLOOP_NO_EXIT_ON_EMPTY);
+}
+
 static struct ipc_chan *
 client_dial(void)
 {
@@ -1197,6 +1207,34 @@ START_TEST(role_serves_apid)
 }
 END_TEST
 
+/* only the apid pid the supervisor announced may call, also a later one */
+START_TEST(role_accepts_announced_apid_only)
+{
+	struct ipc_chan *cli;
+	struct client cl;
+
+	role_up();
+	renv.pids[ROLE_APID] = getpid() + 1;
+	client_run(100);
+	cli = client_dial();
+	memset(&cl, 0, sizeof(cl));
+	ck_assert_int_eq(
+	    ipc_call(cli, MSG_RAFT_STATUS, NULL, 0, 300, on_reply, &cl), 0);
+	client_run(600);
+	ck_assert_int_eq(cl.errors, 1);
+	ck_assert_int_eq(cl.replies, 0);
+	/* apid (re)started: the supervisor announces its pid */
+	renv.pids[ROLE_APID] = getpid();
+	client_run(100);
+	memset(&cl, 0, sizeof(cl));
+	ck_assert_int_eq(
+	    ipc_call(cli, MSG_RAFT_STATUS, NULL, 0, 5000, on_reply, &cl), 0);
+	client_wait(&cl, 1);
+	ipc_close(cli);
+	role_down();
+}
+END_TEST
+
 /* a malformed message from apid is a bug: the role exits */
 START_TEST(role_malformed_proposal_is_fatal)
 {
@@ -1353,6 +1391,7 @@ fsm_suite(void)
 	tcase_add_checked_fixture(tr, setup, teardown);
 	tcase_set_timeout(tr, 60);
 	tcase_add_test(tr, role_serves_apid);
+	tcase_add_test(tr, role_accepts_announced_apid_only);
 	tcase_add_exit_test(tr, role_malformed_proposal_is_fatal, 1);
 	suite_add_tcase(s, tr);
 	return s;
