@@ -94,6 +94,7 @@ struct read_req {
  * Read result: u16 status, u8 consistency given, then for GET bytes value,
  * for ITERATE u32 n and n * bytes key, for USAGE u64 bytes_on_disk,
  * u64 bytes_in_memory, u64 events_emitted, u64 subscribers.
+ * Nothing follows the consistency byte when status is not ST_OK.
  */
 
 void cmd_encode(struct pbuf *, const struct cmd *);

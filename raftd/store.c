@@ -5,6 +5,8 @@
 #include "raftd/keys.h"
 #include "raftd/store.h"
 
+#define STORE_WAL_MAX (256ull * 1024 * 1024)
+
 static const char *const store_cf_names[STORE_CF_COUNT] = { "default", "log",
 	"raft", "kv", "cache", "meta" };
 
@@ -41,6 +43,12 @@ store_open(const char *path)
 	s->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(s->opts, 1);
 	rocksdb_options_set_create_missing_column_families(s->opts, 1);
+	/*
+	 * rarely written column families (raft, cache) would otherwise pin
+	 * every WAL file until 4 write buffers per family have filled
+	 */
+	rocksdb_options_set_max_total_wal_size(s->opts, STORE_WAL_MAX);
+	rocksdb_options_set_keep_log_file_num(s->opts, 4);
 	for (int i = 0; i < STORE_CF_COUNT; i++)
 		cf_opts[i] = s->opts;
 	s->db = rocksdb_open_column_families(s->opts, path, STORE_CF_COUNT,
