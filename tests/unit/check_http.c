@@ -1,1 +1,699 @@
-/* placeholder: being written */
+/*
+ * apid's pure pieces: query decoding, strict JSON bodies, credentials,
+ * routes, key rules, uptime text, error bodies, rate limits, client IP.
+ */
+#include <arpa/inet.h>
+
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "apid/client_ip.h"
+#include "apid/http_parse.h"
+#include "apid/json_body.h"
+#include "apid/ratelimit.h"
+#include "apid/routes.h"
+
+/*
+ * Query parameters (§2.4).
+ */
+
+static int
+q(const char *query, const char *name, char **v)
+{
+	size_t len;
+	int rc = http_query_get(query, strlen(query), name, v, &len);
+
+	if (rc == 1)
+		ck_assert_uint_eq(len, strlen(*v));
+	return rc;
+}
+
+START_TEST(query_basic)
+{
+	char *v;
+
+	ck_assert_int_eq(q("key=abc&limit=5", "limit", &v), 1);
+	ck_assert_str_eq(v, "5");
+	free(v);
+	ck_assert_int_eq(q("key=abc&limit=5", "key", &v), 1);
+	ck_assert_str_eq(v, "abc");
+	free(v);
+	ck_assert_int_eq(q("key=abc", "prefix", &v), 0);
+	ck_assert_int_eq(q("", "key", &v), 0);
+	ck_assert_int_eq(q("keyx=1&xkey=2", "key", &v), 0);
+}
+END_TEST
+
+START_TEST(query_decoding)
+{
+	char *v;
+
+	ck_assert_int_eq(q("key=a+b%2Bc%20d", "key", &v), 1);
+	ck_assert_str_eq(v, "a b+c d");
+	free(v);
+	ck_assert_int_eq(q("key=%C3%A9", "key", &v), 1);
+	ck_assert_str_eq(v, "\xc3\xa9");
+	free(v);
+	/* the name is decoded too */
+	ck_assert_int_eq(q("k%65y=1", "key", &v), 1);
+	ck_assert_str_eq(v, "1");
+	free(v);
+}
+END_TEST
+
+START_TEST(query_first_wins)
+{
+	char *v;
+
+	ck_assert_int_eq(q("key=one&key=two", "key", &v), 1);
+	ck_assert_str_eq(v, "one");
+	free(v);
+	ck_assert_int_eq(q("a=1&key&key=two", "key", &v), 1);
+	ck_assert_str_eq(v, "");
+	free(v);
+	ck_assert_int_eq(q("key=", "key", &v), 1);
+	ck_assert_str_eq(v, "");
+	free(v);
+}
+END_TEST
+
+START_TEST(query_malformed)
+{
+	char *v;
+
+	ck_assert_int_eq(q("key=%ff", "key", &v), -1);
+	ck_assert_int_eq(q("key=%C3", "key", &v), -1);
+	ck_assert_int_eq(q("key=%zz", "key", &v), -1);
+	ck_assert_int_eq(q("key=ab%2", "key", &v), -1);
+	ck_assert_int_eq(q("key=%ED%A0%80", "key", &v), -1); /* surrogate */
+	ck_assert_int_eq(q("key=%C0%AF", "key", &v), -1); /* overlong */
+	/* a bad escape elsewhere does not matter */
+	ck_assert_int_eq(q("x=%zz&key=1", "key", &v), 1);
+	free(v);
+}
+END_TEST
+
+START_TEST(int_syntax)
+{
+	int64_t v;
+
+	ck_assert_int_eq(http_parse_int64("42", 2, &v), 0);
+	ck_assert_int_eq(v, 42);
+	ck_assert_int_eq(http_parse_int64("-7", 2, &v), 0);
+	ck_assert_int_eq(v, -7);
+	ck_assert_int_eq(http_parse_int64("9223372036854775807", 19, &v), 0);
+	ck_assert(v == INT64_MAX);
+	ck_assert_int_eq(http_parse_int64("-9223372036854775808", 20, &v), 0);
+	ck_assert(v == INT64_MIN);
+	ck_assert_int_eq(http_parse_int64("9223372036854775808", 19, &v), -1);
+	ck_assert_int_eq(http_parse_int64("+1", 2, &v), -1);
+	ck_assert_int_eq(http_parse_int64(" 1", 2, &v), -1);
+	ck_assert_int_eq(http_parse_int64("1 ", 2, &v), -1);
+	ck_assert_int_eq(http_parse_int64("-", 1, &v), -1);
+	ck_assert_int_eq(http_parse_int64("", 0, &v), -1);
+	ck_assert_int_eq(http_parse_int64("1.0", 3, &v), -1);
+	ck_assert_int_eq(http_parse_int64("1e3", 3, &v), -1);
+}
+END_TEST
+
+/*
+ * Strict JSON bodies (§2.5).
+ */
+
+static int
+jp(struct jb_doc *d, const char *s)
+{
+	return jb_parse(d, s, strlen(s));
+}
+
+START_TEST(json_members)
+{
+	struct jb_doc d;
+	const char *s;
+	size_t len;
+	int64_t n;
+
+	ck_assert_int_eq(
+	    jp(&d,
+		" {\"key\":\"a\\\"b\",\"n\":-12,\"x\":[1,{\"y\":null}],"
+		"\"t\":true} \n"),
+	    0);
+	ck_assert_int_eq(jb_string(&d, "key", &s, &len), 1);
+	ck_assert_uint_eq(len, 3);
+	ck_assert_str_eq(s, "a\"b");
+	ck_assert_int_eq(jb_int(&d, "n", &n), 1);
+	ck_assert_int_eq(n, -12);
+	ck_assert_int_eq(jb_string(&d, "absent", &s, &len), 0);
+	ck_assert_ptr_nonnull(jb_find(&d, "x"));
+	ck_assert_int_eq(jb_find(&d, "x")->type, JB_ARRAY);
+	ck_assert_uint_eq(jb_find(&d, "x")->raw_len, 14);
+	jb_free(&d);
+}
+END_TEST
+
+START_TEST(json_duplicates)
+{
+	struct jb_doc d;
+
+	ck_assert_int_eq(
+	    jp(&d, "{\"key\":\"a\",\"value\":\"b\",\"key\":\"c\"}"), -1);
+	ck_assert_ptr_nonnull(strstr(d.err, "\"key\""));
+	jb_free(&d);
+	/* equal after unescaping */
+	ck_assert_int_eq(jp(&d, "{\"a\":1,\"\\u0061\":2}"), -1);
+	jb_free(&d);
+	/* nested objects too */
+	ck_assert_int_eq(jp(&d, "{\"l\":{\"m\":1,\"m\":2}}"), -1);
+	jb_free(&d);
+	/* the same name in different objects is fine */
+	ck_assert_int_eq(jp(&d, "{\"m\":{\"m\":1},\"n\":{\"m\":2}}"), 0);
+	jb_free(&d);
+}
+END_TEST
+
+START_TEST(json_types)
+{
+	struct jb_doc d;
+	const char *s;
+	size_t len;
+	int64_t n;
+
+	ck_assert_int_eq(jp(&d,
+			     "{\"key\":5,\"value\":\"5\",\"f\":1.5,\"e\":1e3,"
+			     "\"o\":{}}"),
+	    0);
+	ck_assert_int_eq(jb_string(&d, "key", &s, &len), -1);
+	ck_assert_ptr_nonnull(strstr(d.err, "key"));
+	ck_assert_int_eq(jb_int(&d, "value", &n), -1);
+	ck_assert_ptr_nonnull(strstr(d.err, "value"));
+	ck_assert_int_eq(jb_int(&d, "f", &n), -1);
+	ck_assert_ptr_nonnull(strstr(d.err, "f:"));
+	ck_assert_int_eq(jb_int(&d, "e", &n), -1);
+	ck_assert_int_eq(jb_string(&d, "o", &s, &len), -1);
+	jb_free(&d);
+}
+END_TEST
+
+START_TEST(json_null_is_absent)
+{
+	struct jb_doc d;
+	const char *s;
+	size_t len;
+	int64_t n;
+
+	ck_assert_int_eq(jp(&d, "{\"key\":null,\"n\":null}"), 0);
+	ck_assert_int_eq(jb_string(&d, "key", &s, &len), 0);
+	ck_assert_int_eq(jb_int(&d, "n", &n), 0);
+	jb_free(&d);
+}
+END_TEST
+
+START_TEST(json_trailing_and_shape)
+{
+	static const char *bad[] = { "", "   ", "[]", "\"s\"", "1", "null",
+		"{} {}", "{}x", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":01}",
+		"{\"a\":-}", "{\"a\":1.}", "{\"a\":tru}", "{a:1}",
+		"{\"a\":\"x\"", "{\"a\":[1,]}", "{\"a\":\"\\x\"}",
+		"{\"a\":\"tab\there\"}", "{\"a\":NaN}" };
+	struct jb_doc d;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(jp(&d, bad[i]) == -1, "accepted: %s", bad[i]);
+		jb_free(&d);
+	}
+	ck_assert_int_eq(jp(&d, "{}\r\n\t "), 0);
+	jb_free(&d);
+}
+END_TEST
+
+START_TEST(json_utf8)
+{
+	struct jb_doc d;
+	const char *s;
+	size_t len;
+
+	ck_assert_int_eq(jp(&d, "{\"a\":\"\xff\"}"), -1);
+	jb_free(&d);
+	ck_assert_int_eq(jp(&d, "{\"a\":\"\xc0\xaf\"}"), -1); /* overlong */
+	jb_free(&d);
+	ck_assert_int_eq(jp(&d, "{\"\xe9\":1}"), -1); /* in a name */
+	jb_free(&d);
+	ck_assert_int_eq(jp(&d, "{\"a\":\"\\ud800\"}"), -1); /* lone */
+	jb_free(&d);
+	ck_assert_int_eq(jp(&d, "{\"a\":\"\\udc00\\ud800\"}"), -1);
+	jb_free(&d);
+	ck_assert_int_eq(jp(&d,
+			     "{\"a\":\"\\ud83d\\ude00\\u00e9\xc3\xa9\","
+			     "\"z\":\"x\\u0000y\"}"),
+	    0);
+	ck_assert_int_eq(jb_string(&d, "a", &s, &len), 1);
+	ck_assert_uint_eq(len, 8);
+	ck_assert_int_eq(memcmp(s, "\xf0\x9f\x98\x80\xc3\xa9\xc3\xa9", 8), 0);
+	ck_assert_int_eq(jb_string(&d, "z", &s, &len), 1);
+	ck_assert_uint_eq(len, 3);
+	ck_assert_int_eq(memcmp(s, "x\0y", 3), 0);
+	jb_free(&d);
+}
+END_TEST
+
+START_TEST(json_numbers)
+{
+	struct jb_doc d;
+	int64_t n;
+
+	ck_assert_int_eq(jp(&d,
+			     "{\"max\":9223372036854775807,"
+			     "\"min\":-9223372036854775808,"
+			     "\"over\":9223372036854775808,"
+			     "\"huge\":123456789012345678901234567890,"
+			     "\"big\":1e400}"),
+	    0);
+	ck_assert_int_eq(jb_int(&d, "max", &n), 1);
+	ck_assert(n == INT64_MAX);
+	ck_assert_int_eq(jb_int(&d, "min", &n), 1);
+	ck_assert(n == INT64_MIN);
+	ck_assert_int_eq(jb_int(&d, "over", &n), -1);
+	ck_assert_ptr_nonnull(strstr(d.err, "over"));
+	ck_assert_int_eq(jb_int(&d, "huge", &n), -1);
+	ck_assert_int_eq(jb_int(&d, "big", &n), -1);
+	jb_free(&d);
+}
+END_TEST
+
+START_TEST(json_depth)
+{
+	char buf[512];
+	struct jb_doc d;
+	size_t i, n = 0;
+
+	n += (size_t)snprintf(buf, sizeof(buf), "{\"a\":");
+	for (i = 0; i < 100; i++)
+		buf[n++] = '[';
+	for (i = 0; i < 100; i++)
+		buf[n++] = ']';
+	buf[n++] = '}';
+	ck_assert_int_eq(jb_parse(&d, buf, n), -1);
+	jb_free(&d);
+}
+END_TEST
+
+/*
+ * Credentials (§3.1).
+ */
+
+static const char *
+tok(const char *hdr)
+{
+	static char out[256];
+	const char *t;
+	size_t len;
+
+	if (http_bearer_token(hdr, strlen(hdr), &t, &len) == -1)
+		return NULL;
+	memcpy(out, t, len);
+	out[len] = '\0';
+	return out;
+}
+
+START_TEST(bearer_prefix)
+{
+	ck_assert_str_eq(tok("Bearer abc"), "abc");
+	ck_assert_str_eq(tok("bearer abc"), "abc");
+	ck_assert_str_eq(tok("BEARER    abc  "), "abc");
+	ck_assert_str_eq(tok("  abc\t"), "abc");
+	ck_assert_str_eq(tok("abc=="), "abc==");
+	/* no space after it: not a prefix */
+	ck_assert_str_eq(tok("Bearerabc"), "Bearerabc");
+	ck_assert_str_eq(tok("Bearer"), "Bearer");
+	ck_assert_ptr_null(tok(""));
+	ck_assert_ptr_null(tok("   "));
+	ck_assert_ptr_null(tok("Bearer "));
+	ck_assert_ptr_null(tok("Bearer    \t"));
+}
+END_TEST
+
+/*
+ * Routes (§21).
+ */
+
+static void
+allow_text(unsigned methods, char *buf, size_t len)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} order[] = { { M_GET, "GET" }, { M_HEAD, "HEAD" }, { M_POST, "POST" },
+		{ M_DELETE, "DELETE" } };
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < 4; i++) {
+		if ((methods & order[i].bit) == 0)
+			continue;
+		if (buf[0] != '\0')
+			strncat(buf, ", ", len - strlen(buf) - 1);
+		strncat(buf, order[i].name, len - strlen(buf) - 1);
+	}
+}
+
+START_TEST(routes_table)
+{
+	const struct route *r, *found;
+	char allow[64];
+	int i;
+
+	for (i = 0; i < R_COUNT; i++) {
+		r = route_by_id((enum route_id)i);
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(r->id, i);
+		allow_text(r->methods, allow, sizeof(allow));
+		ck_assert_str_eq(r->allow, allow);
+		ck_assert_int_eq(route_lookup(r->path, strlen(r->path),
+				     r->binding, M_GET | M_POST, &found),
+		    (r->methods & (M_GET | M_POST)) ? ROUTE_FOUND
+						    : ROUTE_BAD_METHOD);
+		ck_assert_ptr_eq(found, r);
+		/* exactly one binding */
+		ck_assert_int_eq(
+		    route_lookup(r->path, strlen(r->path),
+			r->binding == BIND_PUBLIC ? BIND_PRIVATE : BIND_PUBLIC,
+			M_GET, &found),
+		    ROUTE_NOT_FOUND);
+	}
+}
+END_TEST
+
+static enum route_match
+look(const char *path, int binding, const char *method, const struct route **r)
+{
+	return route_lookup(
+	    path, strlen(path), binding, route_method_bit(method), r);
+}
+
+START_TEST(routes_lookup)
+{
+	const struct route *r;
+
+	ck_assert_int_eq(
+	    look("/db/api/v1/set", BIND_PUBLIC, "POST", &r), ROUTE_FOUND);
+	ck_assert_int_eq(r->id, R_SET);
+	ck_assert(r->leader);
+	ck_assert_int_eq(
+	    look("/db/api/v1/get", BIND_PUBLIC, "POST", &r), ROUTE_BAD_METHOD);
+	ck_assert_str_eq(r->allow, "GET, HEAD");
+	ck_assert(r->consistency);
+	ck_assert_int_eq(look("/db/api/v1/delete", BIND_PUBLIC, "GET", &r),
+	    ROUTE_BAD_METHOD);
+	ck_assert_str_eq(r->allow, "POST, DELETE");
+	ck_assert_int_eq(look("/db/api/v1/alias/set", BIND_PUBLIC, "PUT", &r),
+	    ROUTE_BAD_METHOD);
+	ck_assert_str_eq(r->allow, "GET, POST");
+	ck_assert_int_eq(look("/db/api/v1/ping", BIND_PUBLIC, "OPTIONS", &r),
+	    ROUTE_BAD_METHOD);
+	ck_assert_int_eq(
+	    look("/db/api/v1/ping", BIND_PUBLIC, "HEAD", &r), ROUTE_FOUND);
+	ck_assert_int_eq(
+	    look("/metrics", BIND_PRIVATE, "GET", &r), ROUTE_FOUND);
+	ck_assert_int_eq(r->auth, AUTH_NONE);
+	ck_assert_int_eq(
+	    look("/metrics", BIND_PUBLIC, "GET", &r), ROUTE_NOT_FOUND);
+	ck_assert_int_eq(
+	    look("/db/api/v1/join", BIND_PRIVATE, "GET", &r), ROUTE_FOUND);
+	ck_assert_int_eq(r->auth, AUTH_ROOT);
+	ck_assert_int_eq(
+	    look("/db/internal/v1/blob/download", BIND_PRIVATE, "GET", &r),
+	    ROUTE_FOUND);
+	ck_assert_int_eq(r->category, RL_EXEMPT);
+	ck_assert_int_eq(
+	    look("/db/api/v1/set/", BIND_PUBLIC, "POST", &r), ROUTE_NOT_FOUND);
+	ck_assert_int_eq(
+	    look("/DB/api/v1/set", BIND_PUBLIC, "POST", &r), ROUTE_NOT_FOUND);
+	ck_assert_int_eq(
+	    look("/db/api/v1/se", BIND_PUBLIC, "POST", &r), ROUTE_NOT_FOUND);
+	ck_assert_int_eq(look("", BIND_PUBLIC, "POST", &r), ROUTE_NOT_FOUND);
+}
+END_TEST
+
+/*
+ * Keys, uptime, output.
+ */
+
+START_TEST(key_rules)
+{
+	uint8_t k[HTTP_KEY_MAX + 1];
+
+	memset(k, 'k', sizeof(k));
+	ck_assert_int_eq(http_key_check(k, 0), 400);
+	ck_assert_int_eq(http_key_check(k, 1), 0);
+	ck_assert_int_eq(http_key_check(k, HTTP_KEY_MAX), 0);
+	ck_assert_int_eq(http_key_check(k, HTTP_KEY_MAX + 1), 413);
+	ck_assert_int_eq(http_key_check((const uint8_t *)"a\0b", 3), 400);
+	ck_assert_int_eq(http_key_check((const uint8_t *)"a:/ b", 5), 0);
+	ck_assert_int_eq(http_prefix_check(k, 0), 0);
+	ck_assert_int_eq(http_prefix_check(k, HTTP_KEY_MAX), 0);
+	ck_assert_int_eq(http_prefix_check(k, HTTP_KEY_MAX + 1), 413);
+	ck_assert_int_eq(http_prefix_check((const uint8_t *)"\0", 1), 400);
+}
+END_TEST
+
+START_TEST(uptime_text)
+{
+	char b[64];
+
+	http_format_uptime(0, b, sizeof(b));
+	ck_assert_str_eq(b, "0s");
+	http_format_uptime(12, b, sizeof(b));
+	ck_assert_str_eq(b, "12s");
+	http_format_uptime(300, b, sizeof(b));
+	ck_assert_str_eq(b, "5m0s");
+	http_format_uptime(2 * 3600 + 34 * 60 + 12, b, sizeof(b));
+	ck_assert_str_eq(b, "2h34m12s");
+	http_format_uptime(3600, b, sizeof(b));
+	ck_assert_str_eq(b, "1h0m0s");
+	http_format_uptime(50 * 3600 + 1, b, sizeof(b));
+	ck_assert_str_eq(b, "50h0m1s");
+}
+END_TEST
+
+START_TEST(error_body_shape)
+{
+	struct json_object *o, *v;
+	struct pbuf b;
+
+	pb_init(&b);
+	http_error_body(&b, "BAD_REQUEST", "key: \"x\"\n\x01 bad");
+	ck_assert_uint_gt(b.len, 0);
+	ck_assert_int_eq(b.data[b.len - 1], '\n');
+	pb_add_u8(&b, 0);
+	ck_assert_ptr_null(strchr((const char *)b.data, '\x01'));
+	o = json_tokener_parse((const char *)b.data);
+	ck_assert_ptr_nonnull(o);
+	ck_assert_int_eq(json_object_object_length(o), 2);
+	ck_assert(json_object_object_get_ex(o, "error_type", &v));
+	ck_assert_str_eq(json_object_get_string(v), "BAD_REQUEST");
+	ck_assert(json_object_object_get_ex(o, "message", &v));
+	ck_assert_str_eq(json_object_get_string(v), "key: \"x\"\n\x01 bad");
+	/* compact, members in order */
+	ck_assert_int_eq(
+	    strncmp((const char *)b.data,
+		"{\"error_type\":\"BAD_REQUEST\",\"message\":", 38),
+	    0);
+	json_object_put(o);
+	pb_free(&b);
+}
+END_TEST
+
+START_TEST(json_string_out)
+{
+	struct pbuf b;
+
+	pb_init(&b);
+	json_put_str(&b, "a\"\\\t\x7f\xc3\xa9\xff", 8);
+	pb_add_u8(&b, 0);
+	ck_assert_str_eq(
+	    (const char *)b.data, "\"a\\\"\\\\\\t\x7f\xc3\xa9\\ufffd\"");
+	pb_free(&b);
+}
+END_TEST
+
+START_TEST(rate_text)
+{
+	char b[64];
+
+	http_format_rate(1000, b, sizeof(b));
+	ck_assert_str_eq(b, "1000");
+	http_format_rate(2.5, b, sizeof(b));
+	ck_assert_str_eq(b, "2.5");
+	http_format_rate(0.1, b, sizeof(b));
+	ck_assert_str_eq(b, "0.1");
+}
+END_TEST
+
+/*
+ * Per-IP buckets (§8).
+ */
+
+START_TEST(rate_buckets)
+{
+	struct cfg_rate rates[CFG_RL_COUNT];
+	const uint8_t ip1[4] = { 10, 0, 0, 1 }, ip2[4] = { 10, 0, 0, 2 };
+	struct rl_verdict v;
+	struct ratelimit *rl;
+	int i;
+
+	for (i = 0; i < CFG_RL_COUNT; i++) {
+		rates[i].limit = 1;
+		rates[i].burst = 2;
+	}
+	rates[CFG_RL_CACHE].limit = 0.25;
+	rates[CFG_RL_CACHE].burst = 1;
+	rl = rl_new(rates);
+	rl_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1000, &v);
+	ck_assert(v.allowed);
+	rl_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1000, &v);
+	ck_assert(v.allowed);
+	rl_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1000, &v);
+	ck_assert(!v.allowed);
+	ck_assert_int_eq(v.retry_after_s, 1);
+	ck_assert_int_eq(v.burst, 2);
+	/* another IP and another category have their own buckets */
+	rl_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000, &v);
+	ck_assert(v.allowed);
+	rl_take(rl, CFG_RL_SYSTEM, AF_INET, ip1, 1000, &v);
+	ck_assert(v.allowed);
+	/* half a token is not enough, a whole one is */
+	rl_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1500, &v);
+	ck_assert(!v.allowed);
+	rl_take(rl, CFG_RL_VALUES, AF_INET, ip1, 2000, &v);
+	ck_assert(v.allowed);
+	/* 0.25/s: four seconds until the next token */
+	rl_take(rl, CFG_RL_CACHE, AF_INET, ip1, 0, &v);
+	ck_assert(v.allowed);
+	rl_take(rl, CFG_RL_CACHE, AF_INET, ip1, 0, &v);
+	ck_assert(!v.allowed);
+	ck_assert_int_eq(v.retry_after_s, 4);
+	/* never more than the burst after a long idle time */
+	rl_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000000, &v);
+	rl_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000000, &v);
+	rl_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000000, &v);
+	ck_assert(!v.allowed);
+	rl_free(rl);
+}
+END_TEST
+
+/*
+ * Client IP (§9).
+ */
+
+static void
+ip(const char *s, struct client_ip *out)
+{
+	ck_assert_int_eq(client_ip_parse(s, strlen(s), out), 0);
+}
+
+static const char *
+resolved(const char *peer, const char *xff, struct cfg_net *trusted, size_t n)
+{
+	static char buf[64];
+	struct client_ip p, out;
+
+	ip(peer, &p);
+	client_ip_resolve(&p, xff, xff ? strlen(xff) : 0, trusted, n, &out);
+	client_ip_format(&out, buf, sizeof(buf));
+	return buf;
+}
+
+START_TEST(client_ip_xff)
+{
+	struct cfg_net t[2];
+	struct client_ip a;
+
+	ck_assert_int_eq(cfg_net_parse("10.0.0.0/8", &t[0], false), 0);
+	ck_assert_int_eq(cfg_net_parse("::1", &t[1], false), 0);
+	ip("::ffff:192.0.2.1", &a);
+	ck_assert_int_eq(a.family, AF_INET);
+	/* untrusted peer: header ignored */
+	ck_assert_str_eq(resolved("192.0.2.9", "1.2.3.4", t, 2), "192.0.2.9");
+	/* walk from the right, skipping trusted proxies */
+	ck_assert_str_eq(
+	    resolved("10.0.0.1", "1.2.3.4, 5.6.7.8, 10.1.1.1", t, 2),
+	    "5.6.7.8");
+	/* all trusted: the left-most */
+	ck_assert_str_eq(
+	    resolved("::1", "10.0.0.7,10.0.0.8", t, 2), "10.0.0.7");
+	/* an invalid entry examined: the peer */
+	ck_assert_str_eq(
+	    resolved("10.0.0.1", "1.2.3.4, junk", t, 2), "10.0.0.1");
+	/* an invalid entry left of the client does not matter */
+	ck_assert_str_eq(
+	    resolved("10.0.0.1", "junk, 1.2.3.4", t, 2), "1.2.3.4");
+	ck_assert_str_eq(resolved("10.0.0.1", NULL, t, 2), "10.0.0.1");
+}
+END_TEST
+
+START_TEST(client_ip_filter)
+{
+	struct cfg_net n[2];
+	struct client_ip a, b;
+
+	ck_assert_int_eq(cfg_net_parse("*", &n[0], true), 0);
+	ck_assert_int_eq(cfg_net_parse("127.0.0.1", &n[1], false), 0);
+	ip("192.0.2.1", &a);
+	ip("127.0.0.1", &b);
+	ck_assert(client_ip_permitted(&a, n, 2, true));
+	ck_assert(!client_ip_permitted(&a, n, 2, false));
+	ck_assert(client_ip_permitted(&b, n, 2, false));
+	ck_assert(!client_ip_permitted(&b, n, 0, false));
+}
+END_TEST
+
+static Suite *
+http_suite(void)
+{
+	Suite *s = suite_create("http");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_test(tc, query_basic);
+	tcase_add_test(tc, query_decoding);
+	tcase_add_test(tc, query_first_wins);
+	tcase_add_test(tc, query_malformed);
+	tcase_add_test(tc, int_syntax);
+	tcase_add_test(tc, json_members);
+	tcase_add_test(tc, json_duplicates);
+	tcase_add_test(tc, json_types);
+	tcase_add_test(tc, json_null_is_absent);
+	tcase_add_test(tc, json_trailing_and_shape);
+	tcase_add_test(tc, json_utf8);
+	tcase_add_test(tc, json_numbers);
+	tcase_add_test(tc, json_depth);
+	tcase_add_test(tc, bearer_prefix);
+	tcase_add_test(tc, routes_table);
+	tcase_add_test(tc, routes_lookup);
+	tcase_add_test(tc, key_rules);
+	tcase_add_test(tc, uptime_text);
+	tcase_add_test(tc, error_body_shape);
+	tcase_add_test(tc, json_string_out);
+	tcase_add_test(tc, rate_text);
+	tcase_add_test(tc, rate_buckets);
+	tcase_add_test(tc, client_ip_xff);
+	tcase_add_test(tc, client_ip_filter);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(http_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
