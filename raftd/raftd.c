@@ -4,7 +4,7 @@
  * writer has made it durable (raftd/replica.c).
  *
  * apid -> raftd (rep channel "raftd.api", one peer: apid's pid):
- *   MSG_RAFT_PROPOSE  bytes command          -> cmd_result after apply
+ *   MSG_RAFT_PROPOSE  encoded command        -> cmd_result after apply
  *   MSG_RAFT_READ     read_req               -> read result
  *   MSG_RAFT_STATUS   empty                  -> str json
  */
@@ -80,14 +80,9 @@ raftd_applied(void *waiter, const struct fsm_result *res, void *arg)
 static void
 raftd_propose(struct raftd *rd, struct ipc_msg *m)
 {
-	const uint8_t *buf;
-	size_t len;
-	struct pread r;
 	struct cmd c;
 
-	pr_init(&r, m->payload, m->len);
-	pr_get_bytes(&r, &buf, &len);
-	if (pr_end(&r) == -1 || cmd_decode(buf, len, &c) == -1)
+	if (cmd_decode(m->payload, m->len, &c) == -1)
 		fatalx("%s: malformed proposal from apid", __func__);
 	/* refused early what apply would refuse anyway (API.md §6 rule 2) */
 	if (!keys_scope_valid(c.scope) || c.key_len == 0 ||

@@ -1050,22 +1050,17 @@ client_dial(void)
 	return cli;
 }
 
-/* MSG_RAFT_PROPOSE: the command as one bytes field */
+/* MSG_RAFT_PROPOSE: the payload is the encoded command */
 static void
 client_propose(struct ipc_chan *cli, struct client *cl, uint16_t type,
     const char *key, const char *value, int64_t num)
 {
-	struct pbuf pb;
 	uint8_t *c;
 	size_t len;
 
 	c = cmd_make(type, "s1", key, strlen(key), value, NULL, num, &len);
-	pb_init(&pb);
-	pb_add_bytes(&pb, c, len);
-	ck_assert_int_eq(ipc_call(cli, MSG_RAFT_PROPOSE, pb.data, pb.len, 5000,
-			     on_reply, cl),
-	    0);
-	pb_free(&pb);
+	ck_assert_int_eq(
+	    ipc_call(cli, MSG_RAFT_PROPOSE, c, len, 5000, on_reply, cl), 0);
 	free(c);
 }
 
