@@ -339,7 +339,7 @@ ybuild_path(struct ybuild *b, const char *leaf, char *out, size_t size)
 			k = m->items[m->n - 2]->text;
 		else if (i == b->depth - 1 && m->n % 2 == 1)
 			k = m->items[m->n - 1]->text;
-		else if (i == b->depth - 1)
+		else if (i == b->depth - 1 && leaf != NULL)
 			k = leaf;
 		else
 			continue;
@@ -502,6 +502,7 @@ ybuild_event(struct ybuild *b, yaml_event_t *ev)
 		if (ybuild_is_key(b)) {
 			ybuild_path(b, NULL, path, sizeof(path));
 			ctx_err(b->ctx, loc, path, "keys must be strings");
+			n->bad = true;
 		}
 		ybuild_add(b, n);
 		b->stack[b->depth++] = n;
@@ -1581,7 +1582,8 @@ walk_top(struct cfg_ctx *ctx, const struct ynode *root)
 			walk_rate(ctx, v);
 		else if (is_section(k->text))
 			walk_section(ctx, k->text, v);
-		else if ((idx = spec_find(k->text)) >= 0) {
+		else if (strchr(k->text, '.') == NULL &&
+		    (idx = spec_find(k->text)) >= 0) {
 			ctx->seen[idx] = true;
 			ctx->where->key[idx] = v->loc;
 			store_value(ctx, idx, v);
