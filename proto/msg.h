@@ -51,7 +51,8 @@ enum msg_type {
 	/*
 	 * apid -> raftd (nng req/rep, raftd listens)
 	 */
-	/* req: bytes command (proto/command.h); rep: result (command.h) */
+	/* req: the command as cmd_encode() writes it (no length prefix);
+	 * rep: cmd_result */
 	MSG_RAFT_PROPOSE = 100,
 	/* req: read request (command.h); rep: read result (command.h) */
 	MSG_RAFT_READ = 101,
