@@ -334,6 +334,25 @@ def descendants(root_pid):
     return out
 
 
+def run_bounded(cmd, timeout):
+    """subprocess.run in its own session; on timeout every process it
+    started is killed by pid and TimeoutExpired raised"""
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=scaled(timeout))
+    except subprocess.TimeoutExpired:
+        kids = descendants(p.pid)
+        for pid in [p.pid] + kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        p.communicate()
+        raise
+    return subprocess.CompletedProcess(cmd, p.returncode, out, err)
+
+
 # --- a node -------------------------------------------------------------
 
 def run_user():
@@ -368,6 +387,7 @@ class Node:
         self.log_path = None
         self.spawned_at = None
         self.tracked = set()        # (pid, starttime) of every process seen
+        self.groups = set()         # process groups of the supervisors started
         self.user = None
         self.stopped_cleanly = True
         self._write_config(extra_yaml)
@@ -418,6 +438,7 @@ class Node:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 cwd=self.dir, start_new_session=True, close_fds=True)
         self.spawned_at = time.monotonic()
+        self.groups.add(self.proc.pid)
         self._track(self.proc.pid)
         if wait:
             self.wait_ready()
@@ -486,11 +507,19 @@ class Node:
         for pid, start in self.tracked:
             if alive(pid, start):
                 left.add(pid)
+        insid = os.path.basename(INSID or "insid")
         for pid in all_pids():
             if pid == os.getpid():
                 continue
             cmd = proc_cmdline(pid)
-            if cmd and any(self.dir in a for a in cmd) and alive(pid):
+            st = proc_stat(pid)
+            if not cmd or st is None or not alive(pid):
+                continue
+            if any(self.dir in a for a in cmd):
+                left.add(pid)
+            elif st[2] in self.groups and (role_of(cmd) is not None or
+                                           any(os.path.basename(a) == insid
+                                               for a in cmd[:2])):
                 left.add(pid)
         return sorted(left)
 
@@ -565,8 +594,7 @@ class Node:
         if config:
             cmd += ["-f", self.config, "-N", self.name]
         cmd += list(args)
-        return subprocess.run(cmd, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=scaled(timeout))
+        return run_bounded(cmd, timeout)
 
 
 # --- test base ----------------------------------------------------------
@@ -589,7 +617,7 @@ class NodeTestCase(unittest.TestCase):
             try:
                 cls.node.start()
             except BaseException:
-                cls.node.cleanup(keep=True)
+                cls.node.cleanup()
                 raise
 
     @classmethod

@@ -204,10 +204,8 @@ class Processes(NodeTestCase):
                          "role pids in -j status differ from /proc:\n%s" % out)
 
     def _ctl_json(self, *args):
-        return subprocess.run([harness.INSIDBCTL, "-j", "-f", self.node.config,
-                               "-N", "node0"] + list(args),
-                              stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=harness.scaled(30))
+        return harness.run_bounded([harness.INSIDBCTL, "-j", "-f", self.node.config,
+                                    "-N", "node0"] + list(args), 30)
 
     def test_insidbctl_socket_flag(self):
         n = self.node
@@ -242,9 +240,7 @@ class Processes(NodeTestCase):
             text = f.read().replace(n.socket, missing)
         with open(cfg, "w") as f:
             f.write(text)
-        r = subprocess.run([harness.INSIDBCTL, "-f", cfg, "-N", "node0", "status"],
-                           stdin=subprocess.DEVNULL, capture_output=True,
-                           timeout=harness.scaled(30))
+        r = harness.run_bounded([harness.INSIDBCTL, "-f", cfg, "-N", "node0", "status"], 30)
         self.assertEqual(r.returncode, 3, "exit %d for a config whose socket is absent: %s"
                          % (r.returncode, r.stderr))
 
@@ -364,3 +360,116 @@ class SigtermStop(NodeTestCase):
         r = n.request("GET", "iterate/prefix", query={"prefix": "term-"})
         self.expect(r, 200)
         self.assertEqual(len(r.json()["data"]), 1, r.describe())
+
+
+class RoleCrashLoop(NodeTestCase):
+    node_tag = "crashloop"
+
+    def test_fifth_crash_in_a_minute_exits_3(self):
+        n = self.node
+        for i in range(5):
+            def role_up():
+                n._check_running()
+                pid = n.roles().get("raftd")
+                return pid if isinstance(pid, int) else None
+            try:
+                pid = wait_for(role_up, 30, "raftd (crash %d)" % (i + 1))
+            except Abort as e:
+                self.fail("supervisor exited before the 5th crash (after %d): %s" % (i, e))
+            start = proc_stat(pid)[4]
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not alive(pid, start), 10, "killed raftd to go")
+        try:
+            rc = n.proc.wait(harness.scaled(30))
+        except subprocess.TimeoutExpired:
+            self.fail("supervisor still running after 5 raftd crashes; log:\n%s"
+                      % n.log_tail())
+        self.assertEqual(rc, 3, "exit status after the 5th crash; log:\n%s" % n.log_tail())
+        left = n.wait_gone(15)
+        self.assertEqual(left, [], "processes left after exit 3: %r"
+                         % {q: proc_cmdline(q) for q in left})
+
+
+class SigintStop(NodeTestCase):
+    node_tag = "sigint"
+
+    def test_sigint_stops_everything(self):
+        n = self.node
+        roles = n.wait_roles()
+        starts = {pid: proc_stat(pid)[4] for pid in list(roles.values()) + [n.proc.pid]}
+        n.proc.send_signal(signal.SIGINT)
+        try:
+            rc = n.proc.wait(harness.scaled(20))
+        except subprocess.TimeoutExpired:
+            self.fail("supervisor still running 20 s after SIGINT")
+        self.assertEqual(rc, 0, "exit status after SIGINT; log:\n%s" % n.log_tail())
+        wait_for(lambda: not any(alive(p, s) for p, s in starts.items()), 10,
+                 "all four processes to exit after SIGINT")
+
+
+class Startup(NodeTestCase):
+    """insid -n and startup errors; nodes are started by the tests"""
+    node_tag = "startup"
+    start_node = False
+
+    def insid(self, *args, timeout=30):
+        return harness.run_bounded([harness.INSID] + list(args), timeout)
+
+    def write(self, name, text):
+        path = os.path.join(self.node.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_check_ok(self):
+        r = self.insid("-n", "-f", self.node.config, "-N", "node0")
+        out = (r.stdout + r.stderr).decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, out)
+        self.assertIn("configuration OK", out)
+        self.assertNotIn(self.node.secret, out, "-n printed the instance secret")
+
+    def test_check_reports_every_error_with_line(self):
+        with open(self.node.config) as f:
+            text = f.read()
+        text = text.replace("default_leader: node0",
+                            "default_leader: node0\nbogus_key: 1\nroot_prefix: \"a b\"")
+        bad = self.write("bad.yaml", text)
+        r = self.insid("-n", "-f", bad, "-N", "node0")
+        err = (r.stdout + r.stderr).decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 1, err)
+        lines = text.splitlines()
+        ln_bogus = lines.index("bogus_key: 1") + 1
+        ln_prefix = lines.index('root_prefix: "a b"') + 1
+        self.assertRegex(err, r"bad\.yaml:%d: bogus_key: " % ln_bogus)
+        self.assertRegex(err, r"bad\.yaml:%d: root_prefix: " % ln_prefix)
+        self.assertNotIn("configuration OK", err)
+
+    def test_check_override_error(self):
+        r = self.insid("-n", "-f", self.node.config, "-N", "node0",
+                       "-D", "logging.level=debug", "-D", "limits.max_value_size=12")
+        err = (r.stdout + r.stderr).decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 1, err)
+        self.assertRegex(err, r"-D:2: limits\.max_value_size: ")
+
+    def test_wrong_usage_exits_2(self):
+        r = self.insid("-Z")
+        self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_port_in_use_exits_1(self):
+        n = self.node
+        blocker = socket.socket()
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind(("127.0.0.1", n.public))
+        blocker.listen(1)
+        try:
+            n.start(wait=False)
+            try:
+                rc = n.proc.wait(harness.scaled(30))
+            except subprocess.TimeoutExpired:
+                self.fail("insid keeps running although its public port is taken")
+            log = n.log_text()
+            self.assertEqual(rc, 1, log)
+            self.assertIn(str(n.public), log, "the message does not name the port")
+        finally:
+            blocker.close()
+        self.assertEqual(n.wait_gone(10), [])
