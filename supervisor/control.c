@@ -37,10 +37,12 @@ struct ctl_conn {
 	struct bufferevent *bev;
 	uid_t uid;
 	bool done; /* reply queued: close once written */
-	bool waiting; /* a role holds the request */
-	enum role_id role;
+	bool waiting; /* roles hold the request */
+	unsigned int pending; /* bit per role still to answer */
 	uint16_t type;
 	uint64_t corr;
+	struct json_object *acc; /* status answers by role name */
+	void (*gathered)(struct ctl_conn *);
 };
 
 struct sup_control {
@@ -113,6 +115,7 @@ ctl_conn_free(struct ctl_conn *c)
 {
 	TAILQ_REMOVE(&c->ctl->conns, c, entry);
 	c->ctl->nconns--;
+	json_object_put(c->acc);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -190,26 +193,105 @@ ctl_cmd_status(struct ctl_conn *c, struct json_object *raft)
 	ctl_reply(c, 0, o);
 }
 
-/* hands a request to a role; the answer comes to control_role_reply */
+/* hands a request to raftd; the answer comes to control_role_reply */
 static void
-ctl_relay(struct ctl_conn *c, enum role_id id, uint16_t type, struct pbuf *b)
+ctl_relay(struct ctl_conn *c, struct pbuf *b)
 {
 	struct sup *s = c->ctl->sup;
 
 	c->corr = ++c->ctl->next_corr;
-	c->role = id;
-	c->type = type;
+	c->type = MSG_SUP_CTL;
+	c->pending = 1u << ROLE_RAFTD;
 	if (b->err ||
-	    sup_role_request(s, id, type, c->corr, b->data, b->len) == -1) {
+	    sup_role_request(
+		s, ROLE_RAFTD, MSG_SUP_CTL, c->corr, b->data, b->len) == -1) {
 		pb_free(b);
-		if (type == MSG_SUP_STATUS)
-			ctl_cmd_status(c, NULL);
-		else
-			ctl_reply_error(c, 1, "raftd is not ready");
+		ctl_reply_error(c, 1, "raftd is not ready");
 		return;
 	}
 	pb_free(b);
 	c->waiting = true;
+}
+
+/*
+ * asks the ready roles of `mask` for their status; `gathered` runs once
+ * every one answered or stopped, with the answers in c->acc
+ */
+static void
+ctl_gather(
+    struct ctl_conn *c, unsigned int mask, void (*gathered)(struct ctl_conn *))
+{
+	struct sup *s = c->ctl->sup;
+
+	c->corr = ++c->ctl->next_corr;
+	c->type = MSG_SUP_STATUS;
+	c->acc = json_object_new_object();
+	c->gathered = gathered;
+	c->pending = 0;
+	for (int i = 0; i < ROLE_COUNT; i++)
+		if ((mask & (1u << i)) &&
+		    sup_role_request(s, i, MSG_SUP_STATUS, c->corr, NULL, 0) ==
+			0)
+			c->pending |= 1u << i;
+	if (c->pending == 0)
+		gathered(c);
+	else
+		c->waiting = true;
+}
+
+static struct json_object *
+ctl_acc_take(struct ctl_conn *c, enum role_id id)
+{
+	struct json_object *v = NULL;
+
+	if (json_object_object_get_ex(c->acc, role_name(id), &v))
+		json_object_get(v);
+	return v;
+}
+
+static void
+ctl_status_gathered(struct ctl_conn *c)
+{
+	ctl_cmd_status(c, ctl_acc_take(c, ROLE_RAFTD));
+}
+
+static struct json_object *
+ctl_listener(const struct cfg_addr *a, const char *scheme)
+{
+	char buf[CFG_HOST_MAX + 32];
+
+	snprintf(buf, sizeof(buf), a->ipv6 ? "%s%s[%s]:%u" : "%s%s%s:%u",
+	    scheme ? scheme : "", scheme ? "://" : "", a->host, a->port);
+	return json_object_new_string(buf);
+}
+
+/* show node: the supervisor's view plus every role's own status */
+static void
+ctl_node_gathered(struct ctl_conn *c)
+{
+	struct sup *s = c->ctl->sup;
+	struct json_object *o = json_object_new_object(), *l, *v;
+	const char *scheme = s->tls_pem[SUP_TLS_CERT] ? "https" : "http";
+
+	json_object_object_add(
+	    o, "node_id", json_object_new_string(s->self->id));
+	json_object_object_add(
+	    o, "data_dir", json_object_new_string(s->node_dir));
+	json_object_object_add(
+	    o, "badge_id", json_object_new_string(s->badge_id));
+	l = json_object_new_object();
+	json_object_object_add(
+	    l, "public", ctl_listener(&s->self->public_binding, scheme));
+	json_object_object_add(
+	    l, "private", ctl_listener(&s->self->private_binding, scheme));
+	json_object_object_add(
+	    l, "raft", ctl_listener(&s->self->raft_binding, NULL));
+	json_object_object_add(o, "listeners", l);
+	for (int i = 0; i < ROLE_COUNT; i++) {
+		v = ctl_acc_take(c, i);
+		json_object_object_add(o, role_name(i), v);
+	}
+	ctl_reply(c, 0, o);
 }
 
 static void
@@ -226,7 +308,7 @@ ctl_cmd_raftd(struct ctl_conn *c, const struct ctl_cmd *cmd, char **words)
 	pb_add_str(
 	    &b, json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN));
 	json_object_put(args);
-	ctl_relay(c, ROLE_RAFTD, MSG_SUP_CTL, &b);
+	ctl_relay(c, &b);
 }
 
 static void
@@ -306,7 +388,6 @@ static void
 ctl_execute(struct ctl_conn *c, char **words, int n)
 {
 	const struct ctl_cmd *cmd;
-	struct pbuf b;
 
 	if ((cmd = ctl_cmd_match(n, words)) == NULL) {
 		ctl_reply_error(c, 2, "unknown command or wrong arguments");
@@ -321,10 +402,11 @@ ctl_execute(struct ctl_conn *c, char **words, int n)
 	log_debug("control: %s (uid %d)", cmd->verb, (int)c->uid);
 	if (cmd->target == CTL_TARGET_RAFTD)
 		ctl_cmd_raftd(c, cmd, words);
-	else if (strcmp(cmd->verb, "status") == 0) {
-		pb_init(&b);
-		ctl_relay(c, ROLE_RAFTD, MSG_SUP_STATUS, &b);
-	} else if (strcmp(cmd->verb, "rootkey") == 0)
+	else if (strcmp(cmd->verb, "status") == 0)
+		ctl_gather(c, 1u << ROLE_RAFTD, ctl_status_gathered);
+	else if (strcmp(cmd->verb, "show node") == 0)
+		ctl_gather(c, (1u << ROLE_COUNT) - 1, ctl_node_gathered);
+	else if (strcmp(cmd->verb, "rootkey") == 0)
 		ctl_cmd_rootkey(c);
 	else if (strcmp(cmd->verb, "log level") == 0)
 		ctl_cmd_log_level(c, words[2]);
@@ -473,9 +555,20 @@ ctl_find(struct sup_control *ctl, enum role_id id, uint16_t type, uint64_t corr)
 	struct ctl_conn *c;
 
 	TAILQ_FOREACH(c, &ctl->conns, entry)
-	if (c->waiting && c->role == id && c->type == type && c->corr == corr)
+	if (c->waiting && (c->pending & (1u << id)) && c->type == type &&
+	    c->corr == corr)
 		return c;
 	return NULL;
+}
+
+static void
+ctl_gathered_one(struct ctl_conn *c, enum role_id id)
+{
+	c->pending &= ~(1u << id);
+	if (c->pending != 0)
+		return;
+	c->waiting = false;
+	c->gathered(c);
 }
 
 void
@@ -504,23 +597,27 @@ control_role_reply(struct sup_control *ctl, enum role_id id, uint16_t type,
 		return;
 	}
 	free(json);
-	if (type == MSG_SUP_STATUS)
-		ctl_cmd_status(c, body);
-	else
+	if (type == MSG_SUP_CTL) {
 		ctl_reply(c, status, body);
+		return;
+	}
+	json_object_object_add(c->acc, role_name(id), body);
+	ctl_gathered_one(c, id);
 }
 
 void
 control_role_gone(struct sup_control *ctl, enum role_id id)
 {
-	struct ctl_conn *c;
+	struct ctl_conn *c, *next;
 
 	if (ctl == NULL)
 		return;
-	TAILQ_FOREACH(c, &ctl->conns, entry)
-	if (c->waiting && c->role == id) {
+	for (c = TAILQ_FIRST(&ctl->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (!c->waiting || !(c->pending & (1u << id)))
+			continue;
 		if (c->type == MSG_SUP_STATUS)
-			ctl_cmd_status(c, NULL);
+			ctl_gathered_one(c, id);
 		else
 			ctl_reply_error(c, 1, "the role stopped");
 	}

@@ -7,7 +7,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "status", 1, 0, { NULL }, false, CTL_TARGET_SUP, "status" },
 	{ "show cluster", 2, 0, { NULL }, false, CTL_TARGET_RAFTD,
 	    "show cluster" },
-	{ "show node", 2, 0, { NULL }, false, CTL_TARGET_RAFTD, "show node" },
+	{ "show node", 2, 0, { NULL }, false, CTL_TARGET_SUP, "show node" },
 	{ "leader transfer", 2, 1, { "node" }, true, CTL_TARGET_RAFTD,
 	    "leader transfer NODE" },
 	{ "join", 1, 2, { "id", "raft_addr" }, true, CTL_TARGET_RAFTD,

@@ -404,6 +404,26 @@ class Running(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn(b"not supported yet", r.stderr)
 
+    def test_09_show_node(self):
+        n = self.node
+        scope = os.path.join(n.home, "node0", "blobs", "root")
+        os.makedirs(scope, exist_ok=True)
+        with open(os.path.join(scope, "ab" * 32), "wb") as f:
+            f.write(b"x" * 1000)
+        with open(os.path.join(n.home, "node0", "blobs", ".tmp", "partial"), "wb") as f:
+            f.write(b"y" * 10)
+        r = n.ctl("-j", "show", "node")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertEqual(doc["listeners"], {"public": "http://127.0.0.1:%d" % n.public,
+                                            "private": "http://127.0.0.1:%d" % n.private,
+                                            "raft": "127.0.0.1:%d" % n.raft})
+        self.assertEqual(doc["data_dir"], os.path.join(n.home, "node0"))
+        self.assertEqual((doc["blobd"]["blob_count"], doc["blobd"]["blob_bytes"]), (1, 1000))
+        self.assertEqual(doc["raftd"]["role"], "leader")
+        r = n.ctl("show", "node")
+        self.assertRegex(r.stdout.decode(), r"(?m)^blobd\.blob_count +1$")
+
     def test_10_malformed_requests(self):
         path = self.node.socket
         self.assertEqual(ctl_raw(path, request(["status"], version=9))[0], 2)
