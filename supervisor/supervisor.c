@@ -160,6 +160,9 @@ sup_start_child(struct sup *s, enum role_id id)
 	}
 	ipc_set_peer(c->chan, geteuid(), &c->pid, 1);
 	c->state = CHILD_STARTING;
+	tv.tv_sec = SUP_READY_TIMEOUT_S;
+	tv.tv_usec = 0;
+	evtimer_add(c->ready_ev, &tv);
 	clock_gettime(CLOCK_MONOTONIC, &c->started);
 	sup_write_pidfile(s, role_name(id), c->pid);
 	log_debug("started %s (pid %d)", role_name(id), (int)c->pid);
@@ -174,6 +177,20 @@ sup_restart_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	sup_start_child(c->sup, c->id);
+}
+
+static void
+sup_ready_timeout_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct sup_child *c = arg;
+
+	(void)fd;
+	(void)ev;
+	if (c->state != CHILD_STARTING)
+		return;
+	log_warnx("%s (pid %d) not ready after %d s: killing it",
+	    role_name(c->id), (int)c->pid, SUP_READY_TIMEOUT_S);
+	sup_kill(c, SIGKILL);
 }
 
 static void
@@ -200,6 +217,7 @@ sup_recv_ready(struct sup *s, struct sup_child *c, struct pread *r)
 		return;
 	}
 	c->state = CHILD_READY;
+	evtimer_del(c->ready_ev);
 	log_info("%s ready (pid %d)", role_name(c->id), (int)c->pid);
 	if (c->id == ROLE_RAFTD) {
 		sup_start_child(s, ROLE_APID);
@@ -381,6 +399,7 @@ sup_child_exited(struct sup *s, struct sup_child *c, int status)
 	c->chan = NULL;
 	c->pid = 0;
 	c->state = CHILD_STOPPED;
+	evtimer_del(c->ready_ev);
 	c->config_sent = false;
 	s->all_ready = false;
 	sup_remove_pidfile(s, role_name(c->id));
@@ -482,7 +501,10 @@ sup_init_events(struct sup *s)
 		s->child[i].id = i;
 		s->child[i].restart_ev =
 		    evtimer_new(s->base, sup_restart_cb, &s->child[i]);
-		if (s->child[i].restart_ev == NULL)
+		s->child[i].ready_ev =
+		    evtimer_new(s->base, sup_ready_timeout_cb, &s->child[i]);
+		if (s->child[i].restart_ev == NULL ||
+		    s->child[i].ready_ev == NULL)
 			fatalx("%s: evtimer_new", __func__);
 	}
 	if (s->deadline_ev == NULL)
@@ -499,6 +521,7 @@ sup_cleanup(struct sup *s)
 			ipc_close(s->child[i].chan);
 		s->child[i].chan = NULL;
 		event_free(s->child[i].restart_ev);
+		event_free(s->child[i].ready_ev);
 	}
 	for (int i = 0; i < 4; i++)
 		event_free(s->sig_ev[i]);

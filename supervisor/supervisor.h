@@ -22,6 +22,7 @@
 #define SUP_BACKOFF_FIRST_MS 100
 #define SUP_BACKOFF_MAX_MS 2000
 #define SUP_STOP_DEADLINE_S 10
+#define SUP_READY_TIMEOUT_S 120
 #define SUP_OVERRIDES_MAX 256
 
 enum sup_listener {
@@ -55,6 +56,7 @@ struct sup_child {
 	int backoff_ms;
 	struct timespec started;
 	struct event *restart_ev;
+	struct event *ready_ev; /* a child that never gets READY is killed */
 };
 
 /* what `insid` was asked on its command line */
