@@ -38,8 +38,11 @@ fake_start(struct role_env *env)
 	for (size_t i = 0; i < env->nfds; i++)
 		off += (size_t)snprintf(ports + off, sizeof(ports) - off, " %d",
 		    fake_port(env->fds[i]));
-	log_info("fake %s: %zu fds, ports%s, badge %s, data_dir %s",
-	    env->hooks->name, env->nfds, ports, env->badge_id, env->data_dir);
+	log_info("fake %s: %zu fds, ports%s, badge %s, data_dir %s, "
+		 "tls%s%s%s",
+	    env->hooks->name, env->nfds, ports, env->badge_id, env->data_dir,
+	    env->tls_cert_pem ? " cert" : "", env->tls_key_pem ? " key" : "",
+	    env->tls_ca_pem ? " ca" : "");
 	return 0;
 }
 

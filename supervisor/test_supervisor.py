@@ -508,6 +508,29 @@ class Running(unittest.TestCase):
             self.assertFalse(os.path.exists("/proc/%d" % pid))
 
 
+class Tls(unittest.TestCase):
+    def test_tls_material_pushed(self):
+        d = tempfile.mkdtemp(prefix="insid-tls-")
+        try:
+            cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=x",
+                            "-addext", "subjectAltName=IP:127.0.0.1"],
+                           check=True, capture_output=True)
+            n = Node(extra="tls:\n  cert: %s\n  key: %s\n" % (cert, key))
+            try:
+                n.start()
+                t = n.text()
+                self.assertIn("public https://127.0.0.1:%d\n" % n.public, t)
+                self.assertIn("raft 127.0.0.1:%d (tls)\n" % n.raft, t)
+                self.assertRegex(t, r"fake raftd: .*, tls cert key\n")
+                self.assertRegex(t, r"fake apid: .*, tls cert key\n")
+            finally:
+                n.cleanup()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class CrashLoop(unittest.TestCase):
     def setUp(self):
         self.node = Node()
