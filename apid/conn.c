@@ -626,6 +626,12 @@ conn_head_done(struct http_conn *c)
 {
 	conn_arm(c, 0);
 	c->state = CS_DISPATCH;
+	if (c->req->http_major != 1) {
+		http_req_set_close(c->req);
+		http_respond_error(c->req, 400, "BAD_REQUEST",
+		    "HTTP version not supported", NULL);
+		return;
+	}
 	if (c->srv->draining)
 		c->req->force_close = true;
 	c->srv->cfg.on_head(c->req, c->srv->cfg.arg);
