@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <yaml.h>
@@ -1374,7 +1375,9 @@ walk_rate_entry(struct cfg_ctx *ctx, int c, const struct ynode *m)
 				continue;
 			}
 			limit = strtod(v->text, &end);
-			if (!isfinite(limit) || !(limit > 0))
+			if (!isfinite(limit))
+				ctx_err(ctx, v->loc, key, "is too large");
+			else if (!(limit > 0))
 				ctx_err(
 				    ctx, v->loc, key, "must be greater than 0");
 			else
@@ -2040,51 +2043,98 @@ check_readable(const struct cfg *cfg, struct cfg_errors *errs, const char *key,
 	close(fd);
 }
 
+static bool
+cert_names(X509 *x509, const char *host)
+{
+	uint8_t bin[16];
+
+	if (host_ip(host, bin) != 0)
+		return X509_check_ip_asc(x509, host, 0) == 1;
+	return X509_check_host(x509, host, 0, 0, NULL) == 1;
+}
+
 /* the certificate must name every host a node is reached by */
 static void
-check_cert_hosts(const struct cfg *cfg, struct cfg_errors *errs)
+check_cert_node(
+    const struct cfg *cfg, struct cfg_errors *errs, X509 *x509, size_t i)
+{
+	const struct cfg_node *node = &cfg->nodes[i];
+	char key[128], seen[3][CFG_HOST_MAX + 1];
+
+	if (node->client_domain != NULL) {
+		if (cert_names(x509, node->client_domain))
+			return;
+		snprintf(key, sizeof(key), "nodes.%s.client_domain", node->id);
+		cfg_msg(errs, cfg, cfg->where->node[4 * i], key,
+		    "certificate %s is not valid for %s", cfg->tls_cert,
+		    node->client_domain);
+		return;
+	}
+	for (size_t k = 0; k < 3; k++) {
+		const struct cfg_addr *a =
+		    node_addr((struct cfg_node *)node, k);
+		bool dup = false;
+
+		host_canon(a->host, seen[k], sizeof(seen[k]));
+		for (size_t j = 0; j < k; j++)
+			dup |= strcmp(seen[j], seen[k]) == 0;
+		if (dup || addr_is_wildcard(a) || cert_names(x509, a->host))
+			continue;
+		binding_key(node, k, key, sizeof(key));
+		cfg_msg(errs, cfg, cfg->where->node[4 * i + 1 + k], key,
+		    "certificate %s is not valid for %s", cfg->tls_cert,
+		    a->host);
+	}
+}
+
+/* an encrypted key cannot be used unattended: never prompt */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf, (void)size, (void)rwflag, (void)arg;
+	return -1;
+}
+
+static void
+check_tls_key(const struct cfg *cfg, struct cfg_errors *errs, X509 *x509)
+{
+	EVP_PKEY *pkey;
+	FILE *f;
+
+	if ((f = fopen(cfg->tls_key, "r")) == NULL)
+		return;
+	pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+	fclose(f);
+	if (pkey == NULL)
+		cfg_msg(errs, cfg, cfg->where->key[K_KEY], "tls.key",
+		    "%s holds no unencrypted PEM private key", cfg->tls_key);
+	else if (X509_check_private_key(x509, pkey) != 1)
+		cfg_msg(errs, cfg, cfg->where->key[K_KEY], "tls.key",
+		    "%s does not match tls.cert", cfg->tls_key);
+	EVP_PKEY_free(pkey);
+}
+
+static void
+check_tls(const struct cfg *cfg, struct cfg_errors *errs)
 {
 	X509 *x509;
 	FILE *f;
 
-	if (cfg->tls_cert == NULL || (f = fopen(cfg->tls_cert, "r")) == NULL)
+	if (cfg->tls_cert == NULL || cfg->tls_key == NULL ||
+	    (f = fopen(cfg->tls_cert, "r")) == NULL)
 		return;
 	x509 = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
-	if (x509 == NULL) {
+	if (x509 == NULL)
 		cfg_msg(errs, cfg, cfg->where->key[K_CERT], "tls.cert",
 		    "%s holds no PEM certificate", cfg->tls_cert);
-		return;
-	}
-	for (size_t i = 0; i < cfg->n_nodes; i++) {
-		const struct cfg_node *node = &cfg->nodes[i];
-		char key[128];
-
-		for (size_t k = 0; k < 3; k++) {
-			const struct cfg_addr *a =
-			    node_addr((struct cfg_node *)node, k);
-			const char *host =
-			    node->client_domain ? node->client_domain : a->host;
-			uint8_t bin[16];
-			int ok;
-
-			if (node->client_domain == NULL && addr_is_wildcard(a))
-				continue;
-			if (host_ip(host, bin) != 0)
-				ok = X509_check_ip_asc(x509, host, 0);
-			else
-				ok = X509_check_host(x509, host, 0, 0, NULL);
-			if (ok == 1)
-				continue;
-			binding_key(node, k, key, sizeof(key));
-			cfg_msg(errs, cfg, cfg->where->node[4 * i + 1 + k], key,
-			    "certificate %s is not valid for %s", cfg->tls_cert,
-			    host);
-			if (node->client_domain != NULL)
-				break;
-		}
+	else {
+		for (size_t i = 0; i < cfg->n_nodes; i++)
+			check_cert_node(cfg, errs, x509, i);
+		check_tls_key(cfg, errs, x509);
 	}
 	X509_free(x509);
+	ERR_clear_error();
 }
 
 int
@@ -2097,7 +2147,7 @@ cfg_check_environment(
 	check_readable(cfg, errs, "tls.key", K_KEY, cfg->tls_key);
 	check_readable(cfg, errs, "tls.ca", K_CA, cfg->tls_ca);
 	if (errs->n == before)
-		check_cert_hosts(cfg, errs);
+		check_tls(cfg, errs);
 	if (as_root && getpwnam(cfg->user) == NULL)
 		cfg_msg(errs, cfg, cfg->where->key[K_USER], "user",
 		    "no such user \"%s\"", cfg->user);

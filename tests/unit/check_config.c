@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -920,6 +922,107 @@ START_TEST(test_environment)
 }
 END_TEST
 
+/* a self-signed P-256 certificate with one subjectAltName, and its key */
+static void
+make_cert(const char *cert_path, const char *key_path, const char *san)
+{
+	EVP_PKEY *pkey = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_EXTENSION *ext;
+	X509V3_CTX v3;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(pkey);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, pkey);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	    (const unsigned char *)"insidb test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509V3_set_ctx_nodb(&v3);
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san);
+	ck_assert_ptr_nonnull(ext);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	ck_assert_int_gt(X509_sign(x, pkey, EVP_sha256()), 0);
+	f = fopen(cert_path, "w");
+	ck_assert_int_eq(PEM_write_X509(f, x), 1);
+	fclose(f);
+	f = fopen(key_path, "w");
+	ck_assert_int_eq(
+	    PEM_write_PrivateKey(f, pkey, NULL, NULL, 0, NULL, NULL), 1);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(pkey);
+}
+
+static void
+check_tls_env(const char *extra, size_t n_want, const char *want)
+{
+	char yaml[1024];
+
+	snprintf(yaml, sizeof(yaml), "%s%s", BASE, extra);
+	cfg_free(&cfg);
+	cfg_errors_free(&errs);
+	ck_assert_msg(parse(yaml) == 0, "%s", all_msgs(&errs));
+	ck_assert_int_eq(
+	    cfg_check_environment(&cfg, false, &errs), n_want ? -1 : 0);
+	ck_assert_msg(errs.n == n_want, "%s", all_msgs(&errs));
+	if (want != NULL)
+		ck_assert_msg(has_msg(&errs, want), "%s", all_msgs(&errs));
+}
+
+START_TEST(test_tls_certificates)
+{
+	char dir[] = "/tmp/check_config_tls_XXXXXX", extra[512], want[512];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chdir(dir), 0);
+	make_cert("ip.crt", "ip.key", "IP:127.0.0.1");
+	make_cert("dns.crt", "dns.key", "DNS:db.example.net");
+	/* an IP binding needs an IP SAN */
+	snprintf(extra, sizeof(extra),
+	    "tls: {cert: %s/ip.crt, key: %s/ip.key}\n", dir, dir);
+	check_tls_env(extra, 0, NULL);
+	snprintf(extra, sizeof(extra),
+	    "tls: {cert: %s/dns.crt, key: %s/dns.key}\n", dir, dir);
+	snprintf(want, sizeof(want),
+	    "t.yaml:6: nodes.node0.public_binding: certificate %s/dns.crt is "
+	    "not valid for 127.0.0.1",
+	    dir);
+	check_tls_env(extra, 1, want);
+	/* client_domain replaces the binding host (it extends node0) */
+	snprintf(extra, sizeof(extra),
+	    "    client_domain: db.example.net\n"
+	    "tls: {cert: %s/dns.crt, key: %s/dns.key}\n",
+	    dir, dir);
+	check_tls_env(extra, 0, NULL);
+	snprintf(extra, sizeof(extra),
+	    "    client_domain: other.example.net\n"
+	    "tls: {cert: %s/dns.crt, key: %s/dns.key}\n",
+	    dir, dir);
+	snprintf(want, sizeof(want),
+	    "t.yaml:6: nodes.node0.client_domain: certificate %s/dns.crt is "
+	    "not valid for other.example.net",
+	    dir);
+	check_tls_env(extra, 1, want);
+	/* a key of another certificate */
+	snprintf(extra, sizeof(extra),
+	    "tls: {cert: %s/ip.crt, key: %s/dns.key}\n", dir, dir);
+	snprintf(want, sizeof(want),
+	    "t.yaml:9: tls.key: %s/dns.key does not match tls.cert", dir);
+	check_tls_env(extra, 1, want);
+	unlink("ip.crt");
+	unlink("ip.key");
+	unlink("dns.crt");
+	unlink("dns.key");
+	rmdir(dir);
+}
+END_TEST
+
 START_TEST(test_dump_round_trip)
 {
 	char *text = NULL, *ov[] = { "instance_secret=0123456789abcdef0123" };
@@ -1129,6 +1232,7 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_warnings);
 	tcase_add_test(tc, test_environment);
+	tcase_add_test(tc, test_tls_certificates);
 	tcase_add_test(tc, test_dump_round_trip);
 	suite_add_tcase(s, tc);
 
