@@ -40,18 +40,20 @@ sup_read_file(const char *path, char **buf, size_t *len)
 	struct stat st;
 	ssize_t n;
 	size_t off = 0;
-	int fd;
+	int fd, saved;
 
 	*buf = NULL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
 		return -1;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > SUP_FILE_MAX) {
-		if (errno == 0 || S_ISREG(st.st_mode))
-			errno = EFBIG;
-		else
-			errno = EINVAL;
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
 		close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > SUP_FILE_MAX) {
+		close(fd);
+		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
 		return -1;
 	}
 	if ((*buf = malloc((size_t)st.st_size + 1)) == NULL) {
