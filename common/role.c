@@ -146,7 +146,10 @@ role_hello(evutil_socket_t fd, short ev, void *arg)
 		return;
 	pb_init(&b);
 	pb_add_u64(&b, (uint64_t)getpid());
-	role_send(env, MSG_SUP_HELLO, 0, &b);
+	/* not connected yet is normal here: the next round retries */
+	if (b.err || ipc_send(env->sup, MSG_SUP_HELLO, 0, b.data, b.len) == -1)
+		log_debug("supervisor not reached yet");
+	pb_free(&b);
 	evtimer_add(role_hello_ev, &tv);
 }
 

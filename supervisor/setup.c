@@ -461,6 +461,11 @@ sup_lookup_user(struct sup *s)
 		log_errorx("user %s does not exist", s->cfg.user);
 		return -1;
 	}
+	if (pw->pw_uid == 0) {
+		log_errorx("user %s has uid 0: the roles must not run as root",
+		    s->cfg.user);
+		return -1;
+	}
 	s->user_uid = pw->pw_uid;
 	s->user_gid = pw->pw_gid;
 	return 0;
