@@ -56,8 +56,48 @@ enum msg_type {
 	MSG_RAFT_PROPOSE = 100,
 	/* req: read request (command.h); rep: read result (command.h) */
 	MSG_RAFT_READ = 101,
-	/* req: empty; rep: str json of the node's raft state */
+	/* req: empty; rep: str json of the node's raft state (the cluster
+	 * view of API.md §17.3 plus: "node", "role", "applied_index",
+	 * "last_index", "needs_join" (bool: empty state, not the default
+	 * leader, not yet in a configuration), "transferring" (bool),
+	 * "removed" (bool), "version" (u64, see MSG_RAFT_WATCH)) */
 	MSG_RAFT_STATUS = 102,
+	/*
+	 * req: u64 version (0 = answer at once); rep: the MSG_RAFT_STATUS
+	 * json.  raftd answers when its leader, term, role or membership
+	 * differs from `version` (each change bumps the version), or after
+	 * 1 s otherwise: apid keeps one such call open to learn leader
+	 * changes without polling.
+	 */
+	MSG_RAFT_WATCH = 103,
+	/*
+	 * req: u8 op (enum member_op), str node id, str raft address
+	 * (JOIN only: "host:port"); rep: u16 status (enum member_status),
+	 * str json ({"node_id","raft_address","voter"} for JOIN,
+	 * {"leader":id} for TRANSFER).  Only the leader acts; others answer
+	 * MEMBER_NOT_LEADER.  The reply comes once the change is applied
+	 * (JOIN: the learner entry; TRANSFER: the target leads).
+	 */
+	MSG_RAFT_MEMBER = 104,
+	/* req: empty; rep: u16 status (0 ok), str json {"index":n}: take a
+	 * snapshot now and compact the log */
+	MSG_RAFT_SNAPSHOT = 105,
+};
+
+enum member_op {
+	MEMBER_JOIN = 1,
+	MEMBER_REMOVE = 2,
+	MEMBER_TRANSFER = 3,
+};
+
+enum member_status {
+	MEMBER_OK = 0,
+	MEMBER_NOT_LEADER = 1, /* json {"leader":id or ""} */
+	MEMBER_CONFLICT = 2, /* join: member at another address */
+	MEMBER_INVALID = 3, /* INVALID_MEMBERSHIP_CHANGE */
+	MEMBER_NOT_FOUND = 4, /* NODE_NOT_FOUND */
+	MEMBER_TIMEOUT = 5, /* TRANSFER_TIMEOUT / change not applied */
+	MEMBER_BAD_REQUEST = 6,
 };
 
 /* encodes a header into the first PROTO_HDR_LEN bytes of out */
