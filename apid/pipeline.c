@@ -73,6 +73,7 @@ json_too_big(struct http_req *req, void *arg)
 static void
 json_body_done(struct http_req *req, void *arg)
 {
+	char err[JB_ERR_MAX];
 	struct areq *ar = arg;
 	if (req->body.len == 0 && ar->json_empty_ok) {
 		ar->json_done(ar);
@@ -80,7 +81,10 @@ json_body_done(struct http_req *req, void *arg)
 	}
 	if (jb_parse(&ar->doc, (const char *)req->body.data, req->body.len) ==
 	    -1) {
-		apid_error(ar, 400, "BAD_REQUEST", NULL, "%s", ar->doc.err);
+		/* answering may free ar: release the document first */
+		memcpy(err, ar->doc.err, sizeof(err));
+		jb_free(&ar->doc);
+		apid_error(ar, 400, "BAD_REQUEST", NULL, "%s", err);
 		return;
 	}
 	ar->have_doc = true;
