@@ -117,10 +117,22 @@ int cfg_load(const char *path, char *const *overrides, size_t n_overrides,
 
 /*
  * Checks what a start would check beyond the text: TLS files readable,
- * user exists when as_root.  Appends to errs; -1 when anything failed.
+ * the certificate parses and tls.key matches it, user exists when as_root.
+ * Appends to errs; -1 when anything failed.
  */
 int cfg_check_environment(
     const struct cfg *, bool as_root, struct cfg_errors *errs);
+
+/*
+ * Checks that the certificate at tls.cert names the host each node is
+ * reached by (client_domain, or the binding host: an IP needs an IP SAN).
+ * Every node may hold its own certificate at that path, so a start checks
+ * only its own node; node_id NULL checks every node, right when all nodes
+ * share one certificate (one host, or insid -n on a shared file).
+ * Appends to errs; -1 when anything failed.
+ */
+int cfg_check_node_tls(
+    const struct cfg *, const char *node_id, struct cfg_errors *errs);
 
 /* node by id, NULL if absent */
 const struct cfg_node *cfg_node(const struct cfg *, const char *id);

@@ -107,27 +107,57 @@ check_tls_key(const struct cfg *cfg, struct cfg_errors *errs, X509 *x509)
 	EVP_PKEY_free(pkey);
 }
 
-static void
-check_tls(const struct cfg *cfg, struct cfg_errors *errs)
+/* NULL when there is no usable certificate (reported unless absent) */
+static X509 *
+read_cert(const struct cfg *cfg, struct cfg_errors *errs)
 {
 	X509 *x509;
 	FILE *f;
 
-	if (cfg->tls_cert == NULL || cfg->tls_key == NULL ||
-	    (f = fopen(cfg->tls_cert, "r")) == NULL)
-		return;
+	if (cfg->tls_cert == NULL)
+		return NULL;
+	if ((f = fopen(cfg->tls_cert, "r")) == NULL) {
+		cfg_msg(errs, cfg, cfg->where->key[K_CERT], "tls.cert",
+		    "cannot read %s: %s", cfg->tls_cert, strerror(errno));
+		return NULL;
+	}
 	x509 = PEM_read_X509(f, NULL, NULL, NULL);
 	fclose(f);
-	if (x509 == NULL)
+	if (x509 == NULL) {
 		cfg_msg(errs, cfg, cfg->where->key[K_CERT], "tls.cert",
 		    "%s holds no PEM certificate", cfg->tls_cert);
-	else {
-		for (size_t i = 0; i < cfg->n_nodes; i++)
-			check_cert_node(cfg, errs, x509, i);
-		check_tls_key(cfg, errs, x509);
+		ERR_clear_error();
 	}
+	return x509;
+}
+
+static void
+check_tls(const struct cfg *cfg, struct cfg_errors *errs)
+{
+	X509 *x509;
+
+	if (cfg->tls_key == NULL || (x509 = read_cert(cfg, errs)) == NULL)
+		return;
+	check_tls_key(cfg, errs, x509);
 	X509_free(x509);
 	ERR_clear_error();
+}
+
+int
+cfg_check_node_tls(
+    const struct cfg *cfg, const char *node_id, struct cfg_errors *errs)
+{
+	size_t before = errs->n;
+	X509 *x509 = read_cert(cfg, errs);
+
+	if (x509 == NULL)
+		return errs->n > before ? -1 : 0;
+	for (size_t i = 0; i < cfg->n_nodes; i++)
+		if (node_id == NULL || strcmp(cfg->nodes[i].id, node_id) == 0)
+			check_cert_node(cfg, errs, x509, i);
+	X509_free(x509);
+	ERR_clear_error();
+	return errs->n > before ? -1 : 0;
 }
 
 int

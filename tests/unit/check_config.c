@@ -959,17 +959,20 @@ make_cert(const char *cert_path, const char *key_path, const char *san)
 	EVP_PKEY_free(pkey);
 }
 
+/* environment and certificate-name checks on BASE plus extra lines */
 static void
 check_tls_env(const char *extra, size_t n_want, const char *want)
 {
 	char yaml[1024];
+	int rc;
 
 	snprintf(yaml, sizeof(yaml), "%s%s", BASE, extra);
 	cfg_free(&cfg);
 	cfg_errors_free(&errs);
 	ck_assert_msg(parse(yaml) == 0, "%s", all_msgs(&errs));
-	ck_assert_int_eq(
-	    cfg_check_environment(&cfg, false, &errs), n_want ? -1 : 0);
+	rc = cfg_check_environment(&cfg, false, &errs);
+	rc |= cfg_check_node_tls(&cfg, NULL, &errs);
+	ck_assert_int_eq(rc, n_want ? -1 : 0);
 	ck_assert_msg(errs.n == n_want, "%s", all_msgs(&errs));
 	if (want != NULL)
 		ck_assert_msg(has_msg(&errs, want), "%s", all_msgs(&errs));
@@ -1015,6 +1018,23 @@ START_TEST(test_tls_certificates)
 	snprintf(want, sizeof(want),
 	    "t.yaml:9: tls.key: %s/dns.key does not match tls.cert", dir);
 	check_tls_env(extra, 1, want);
+	/* each node may hold its own certificate: a start checks its own */
+	snprintf(extra, sizeof(extra),
+	    "  node1: {public_binding: 10.0.0.1:1, private_binding: "
+	    "10.0.0.1:2, raft_binding: 10.0.0.1:3}\n"
+	    "control_socket: /run/{node}.sock\n"
+	    "tls: {cert: %s/ip.crt, key: %s/ip.key}\n",
+	    dir, dir);
+	snprintf(want, sizeof(want),
+	    "t.yaml:9: nodes.node1.public_binding: certificate %s/ip.crt is "
+	    "not valid for 10.0.0.1",
+	    dir);
+	check_tls_env(extra, 1, want);
+	cfg_errors_free(&errs);
+	ck_assert_int_eq(cfg_check_node_tls(&cfg, "node0", &errs), 0);
+	ck_assert_int_eq(cfg_check_node_tls(&cfg, "node1", &errs), -1);
+	ck_assert_uint_eq(errs.n, 1);
+	ck_assert_str_eq(errs.msgs[0], want);
 	unlink("ip.crt");
 	unlink("ip.key");
 	unlink("dns.crt");
