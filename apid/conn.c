@@ -860,6 +860,13 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* an idle connection still sending answers is not idle: the write
+	 * timeout watches a client that stopped reading */
+	if (c->state == CS_IDLE &&
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
+		conn_arm(c, HTTP_IDLE_TIMEOUT_S);
+		return;
+	}
 	conn_destroy(c);
 }
 
