@@ -993,35 +993,47 @@ check_wildcards(struct cfg_ctx *ctx, size_t n)
 	}
 }
 
-/* nodes sharing a host need {node} in control_socket */
+/*
+ * nodes sharing a host need {node} in control_socket; one message, for
+ * the first node in the file that shares a host with an earlier one
+ */
 static void
 check_control_socket(struct cfg_ctx *ctx)
 {
 	struct cfg *cfg = ctx->cfg;
-	char a[CFG_HOST_MAX + 1], b[CFG_HOST_MAX + 1];
+	struct binding_ref *refs;
+	size_t best = SIZE_MAX, first = 0, g = 0;
 
 	if (cfg->control_socket == NULL ||
-	    strstr(cfg->control_socket, "{node}") != NULL)
+	    strstr(cfg->control_socket, "{node}") != NULL || cfg->n_nodes < 2)
 		return;
+	refs = cfg_xcalloc(cfg->n_nodes, sizeof(*refs));
 	for (size_t i = 0; i < cfg->n_nodes; i++) {
-		for (size_t j = 0; j < i; j++) {
-			struct cfg_addr *x = &cfg->nodes[i].private_binding;
-			struct cfg_addr *y = &cfg->nodes[j].private_binding;
+		const char *host = cfg->nodes[i].private_binding.host;
 
-			cfg_host_canon(x->host, a, sizeof(a));
-			cfg_host_canon(y->host, b, sizeof(b));
-			if (strcmp(a, b) != 0 &&
-			    !(cfg_host_is_loopback(x->host) &&
-				cfg_host_is_loopback(y->host)))
-				continue;
-			cfg_ctx_err(ctx, ctx->where->key[K_SOCKET],
-			    "control_socket",
-			    "nodes %s and %s share a host: put {node} in the "
-			    "path",
-			    cfg->nodes[j].id, cfg->nodes[i].id);
-			return;
+		refs[i].node = i;
+		/* every loopback address is this same machine */
+		if (cfg_host_is_loopback(host))
+			snprintf(
+			    refs[i].canon, sizeof(refs[i].canon), "(loopback)");
+		else
+			cfg_host_canon(
+			    host, refs[i].canon, sizeof(refs[i].canon));
+	}
+	qsort(refs, cfg->n_nodes, sizeof(*refs), binding_cmp);
+	for (size_t i = 1; i < cfg->n_nodes; i++) {
+		if (strcmp(refs[i].canon, refs[i - 1].canon) != 0)
+			g = i;
+		else if (i == g + 1 && refs[i].node < best) {
+			best = refs[i].node;
+			first = refs[g].node;
 		}
 	}
+	free(refs);
+	if (best != SIZE_MAX)
+		cfg_ctx_err(ctx, ctx->where->key[K_SOCKET], "control_socket",
+		    "nodes %s and %s share a host: put {node} in the path",
+		    cfg->nodes[first].id, cfg->nodes[best].id);
 }
 
 static void
