@@ -28,6 +28,17 @@ insid_print_errors(const struct cfg_errors *errs)
 		fprintf(stderr, "%s\n", errs->msgs[i]);
 }
 
+static void
+insid_print_warnings(const struct cfg *cfg)
+{
+	struct cfg_errors warns = { 0 };
+
+	(void)cfg_warnings(cfg, &warns);
+	for (size_t i = 0; i < warns.n; i++)
+		fprintf(stderr, "warning: %s\n", warns.msgs[i]);
+	cfg_errors_free(&warns);
+}
+
 /* -n: everything a start checks except binding the listeners */
 static int
 insid_check(const struct sup_opts *o)
@@ -47,7 +58,9 @@ insid_check(const struct sup_opts *o)
 	if (o->node_id != NULL && cfg_node(&cfg, o->node_id) == NULL)
 		fprintf(stderr, "%s: node %s is not in the configuration\n",
 		    o->file, o->node_id);
-	else if (errs.n == 0) {
+	else if (cfg_check_node_tls(&cfg, o->node_id, &errs) == 0 &&
+	    errs.n == 0) {
+		insid_print_warnings(&cfg);
 		printf("configuration OK\n");
 		if (o->verbose)
 			cfg_dump(&cfg, stdout);

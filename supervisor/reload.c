@@ -212,6 +212,10 @@ sup_reload(struct sup *s, struct cfg_errors *errs, char **notes)
 		cfg_free(&new);
 		goto bad;
 	}
+	if (cfg_check_node_tls(&new, s->self->id, errs) == -1) {
+		cfg_free(&new);
+		goto bad;
+	}
 	sup_compare_fixed(&s->cfg, &new, &n);
 	sup_compare_reloadable(&s->cfg, &new, &n);
 	if (new.log_level != s->cfg.log_level) {

@@ -81,9 +81,21 @@ sup_log_errors(const struct cfg_errors *errs)
 		log_errorx("%s", errs->msgs[i]);
 }
 
+static void
+sup_log_warnings(const struct cfg *cfg)
+{
+	struct cfg_errors warns = { 0 };
+
+	(void)cfg_warnings(cfg, &warns);
+	for (size_t i = 0; i < warns.n; i++)
+		log_warnx("%s", warns.msgs[i]);
+	cfg_errors_free(&warns);
+}
+
 static int
 sup_pick_node(struct sup *s)
 {
+	struct cfg_errors errs = { 0 };
 	const char *id = s->opts.node_id;
 
 	if (id == NULL) {
@@ -98,6 +110,13 @@ sup_pick_node(struct sup *s)
 		log_errorx("node %s is not in %s", id, s->cfg_path);
 		return -1;
 	}
+	/* each node may hold its own certificate: check ours only */
+	if (cfg_check_node_tls(&s->cfg, id, &errs) == -1) {
+		sup_log_errors(&errs);
+		cfg_errors_free(&errs);
+		return -1;
+	}
+	sup_log_warnings(&s->cfg);
 	return 0;
 }
 

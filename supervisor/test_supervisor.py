@@ -531,6 +531,26 @@ class Tls(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
 
+    def test_certificate_for_another_host_refused(self):
+        d = tempfile.mkdtemp(prefix="insid-tls-")
+        try:
+            cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=x",
+                            "-addext", "subjectAltName=DNS:elsewhere.example"],
+                           check=True, capture_output=True)
+            n = Node(extra="tls:\n  cert: %s\n  key: %s\n" % (cert, key))
+            try:
+                n.start(wait=False)
+                self.assertEqual(n.proc.wait(20), 1, n.text())
+                self.assertIn("127.0.0.1", n.text())
+                self.assertEqual(children(n.proc.pid), [])
+            finally:
+                n.cleanup()
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
 class CrashLoop(unittest.TestCase):
     def setUp(self):
         self.node = Node()
