@@ -483,7 +483,7 @@ http_respond(struct http_req *r, int status, const struct pbuf *extra,
 		return;
 	}
 	close = r->force_close || !r->keep_alive || c->srv->draining ||
-	    c->peer_eof || !body_pending_drainable(r) || c->state == CS_CLOSING;
+	    !body_pending_drainable(r) || c->state == CS_CLOSING;
 	write_head(c, r, status, extra, ctype, len, close);
 	if (!http_req_is_head(r) && len > 0)
 		evbuffer_add(bufferevent_get_output(c->bev), body, len);
@@ -1037,8 +1037,15 @@ http_server_drain(struct http_server *srv)
 	srv->draining = true;
 	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->state == CS_IDLE && c->in_process == 0)
+		if (c->state != CS_IDLE || c->in_process > 0)
+			continue;
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 			conn_destroy(c);
+		else {
+			/* answers still on their way: close after them */
+			c->state = CS_CLOSING;
+			bufferevent_disable(c->bev, EV_READ);
+		}
 	}
 }
 
