@@ -758,6 +758,34 @@ START_TEST(test_file_limits)
 }
 END_TEST
 
+/* damaged files never crash and always say why they fail */
+START_TEST(test_mutations)
+{
+	static const char alphabet[] = "{}[]:,-&*!|>'\"#%@ \n\t01aZ.\\/";
+	const char *good = BASE "permitted_ips: [\"*\"]\n"
+				"rate_limiters: {values: {limit: 1}}\n";
+	size_t len = strlen(good);
+	char buf[1024];
+	unsigned seed = 12345;
+
+	for (int round = 0; round < 3000; round++) {
+		memcpy(buf, good, len + 1);
+		for (int k = 0; k < 1 + round % 4; k++) {
+			seed = seed * 1103515245 + 12345;
+			buf[(seed >> 8) % len] =
+			    alphabet[(seed >> 20) % (sizeof(alphabet) - 1)];
+		}
+		if (parse(buf) == 0)
+			ck_assert_uint_eq(errs.n, 0);
+		else
+			ck_assert_msg(
+			    errs.n > 0, "round %d: no message", round);
+		cfg_free(&cfg);
+		cfg_errors_free(&errs);
+	}
+}
+END_TEST
+
 /* ---- overrides ---- */
 
 START_TEST(test_overrides)
@@ -1240,6 +1268,7 @@ config_suite(void)
 	tcase_add_test(tc, test_many_errors_at_once);
 	tcase_add_test(tc, test_error_limit_and_depth);
 	tcase_add_test(tc, test_file_limits);
+	tcase_add_test(tc, test_mutations);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("overrides");
