@@ -29,6 +29,9 @@
 
 #define CTL_CONN_MAX 32
 #define CTL_TIMEOUT_S 30
+/* how long a role may take to answer: status, or a relayed command */
+#define CTL_STATUS_WAIT_S 5
+#define CTL_RELAY_WAIT_S 120
 #define CTL_BACKLOG 16
 
 struct ctl_conn {
@@ -42,6 +45,7 @@ struct ctl_conn {
 	uint16_t type;
 	uint64_t corr;
 	struct json_object *acc; /* status answers by role name */
+	struct event *wait_ev; /* bounds the wait for roles */
 	void (*gathered)(struct ctl_conn *);
 };
 
@@ -116,6 +120,8 @@ ctl_conn_free(struct ctl_conn *c)
 	TAILQ_REMOVE(&c->ctl->conns, c, entry);
 	c->ctl->nconns--;
 	json_object_put(c->acc);
+	if (c->wait_ev != NULL)
+		event_free(c->wait_ev);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -193,6 +199,39 @@ ctl_cmd_status(struct ctl_conn *c, struct json_object *raft)
 	ctl_reply(c, 0, o);
 }
 
+static void
+ctl_wait_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	(void)fd;
+	(void)ev;
+	if (!c->waiting)
+		return;
+	if (c->type == MSG_SUP_CTL) {
+		ctl_reply_error(c, 1, "raftd did not answer in time");
+		return;
+	}
+	/* the silent roles show as null */
+	c->pending = 0;
+	c->waiting = false;
+	c->gathered(c);
+}
+
+/* the request is complete: only the roles' answers are awaited now */
+static void
+ctl_wait(struct ctl_conn *c, int seconds)
+{
+	struct timeval tv = { seconds, 0 }, wtv = { CTL_TIMEOUT_S, 0 };
+
+	c->waiting = true;
+	bufferevent_set_timeouts(c->bev, NULL, &wtv);
+	if ((c->wait_ev = evtimer_new(c->ctl->sup->base, ctl_wait_cb, c)) ==
+		NULL ||
+	    evtimer_add(c->wait_ev, &tv) == -1)
+		fatalx("%s: evtimer", __func__);
+}
+
 /* hands a request to raftd; the answer comes to control_role_reply */
 static void
 ctl_relay(struct ctl_conn *c, struct pbuf *b)
@@ -210,7 +249,7 @@ ctl_relay(struct ctl_conn *c, struct pbuf *b)
 		return;
 	}
 	pb_free(b);
-	c->waiting = true;
+	ctl_wait(c, CTL_RELAY_WAIT_S);
 }
 
 /*
@@ -236,7 +275,7 @@ ctl_gather(
 	if (c->pending == 0)
 		gathered(c);
 	else
-		c->waiting = true;
+		ctl_wait(c, CTL_STATUS_WAIT_S);
 }
 
 static struct json_object *

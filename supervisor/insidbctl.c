@@ -19,7 +19,8 @@
 #include "supervisor/ctl_output.h"
 #include "supervisor/ctl_proto.h"
 
-#define CTL_CLIENT_TIMEOUT_S 60
+/* longer than the supervisor waits for a role (control.c) */
+#define CTL_CLIENT_TIMEOUT_S 150
 
 static void
 usage(void)

@@ -471,6 +471,24 @@ class Running(unittest.TestCase):
         n.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "log level info" in n.text()[len(before):], 5, "SIGHUP reload")
 
+    def test_12c_stalled_raftd(self):
+        n = self.node
+        pid = n.roles()["raftd"]
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            t0 = time.monotonic()
+            r = n.ctl("-j", "status")
+            waited = time.monotonic() - t0
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = json.loads(r.stdout)
+        self.assertIsNone(doc["raft"])
+        self.assertGreater(waited, 4)
+        self.assertLess(waited, 15)
+        # its late answer is dropped; the next status is whole again
+        self.assertEqual(n.status()["raft"]["role"], "leader")
+
     def test_13_restart_after_kill(self):
         n = self.node
         old = n.roles()["raftd"]
