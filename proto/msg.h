@@ -82,6 +82,20 @@ enum msg_type {
 	/* req: empty; rep: u16 status (0 ok), str json {"index":n}: take a
 	 * snapshot now and compact the log */
 	MSG_RAFT_SNAPSHOT = 105,
+
+	/*
+	 * raftd <-> raftd of another node (TCP on raft_binding, optionally
+	 * TLS).  Both ends send HELLO first, then AUTH once the other's HELLO
+	 * arrived; nothing else is accepted before both AUTHs check out.
+	 * Only the dialing end sends RAFT frames.  corr is 0.
+	 */
+	/* u64 node id, bytes nonce (32 random bytes) */
+	MSG_PEER_HELLO = 200,
+	/* bytes mac: HMAC-SHA256(peer key, label || other's nonce || own id),
+	 * see raftd/peer_auth.h */
+	MSG_PEER_AUTH = 201,
+	/* one Raft message, proto/raft_wire.h */
+	MSG_PEER_RAFT = 202,
 };
 
 enum member_op {
