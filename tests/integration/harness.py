@@ -370,7 +370,8 @@ class Node:
 
     ROLES = ("raftd", "apid", "blobd")
 
-    def __init__(self, tag, max_value_size=None, extra_yaml=""):
+    def __init__(self, tag, max_value_size=None, extra_yaml="", rate=None,
+                 permitted_ips=None, trusted_proxies=None):
         self.name = "node0"
         self.dir = tempfile.mkdtemp(prefix="insidb-integ-%s-" % tag)
         os.chmod(self.dir, 0o755)
@@ -382,6 +383,9 @@ class Node:
         self.root_key = root_key(self.secret)
         self.public, self.private, self.raft = free_ports(3)
         self.max_value_size = max_value_size
+        self.rate = dict(rate or {})
+        self.permitted_ips = permitted_ips
+        self.trusted_proxies = trusted_proxies
         self.proc = None
         self.starts = 0
         self.log_path = None
@@ -403,14 +407,14 @@ class Node:
         if os.geteuid() == 0:
             self.user = run_user()
             y.append("user: %s" % self.user[0])
-        y += [
-            "rate_limiters:",
-            "  values: {limit: 1000000, burst: 1000000}",
-            "  cache: {limit: 1000000, burst: 1000000}",
-            "  events: {limit: 1000000, burst: 1000000}",
-            "  system: {limit: 1000000, burst: 1000000}",
-            "  default: {limit: 1000000, burst: 1000000}",
-        ]
+        y.append("rate_limiters:")
+        for cat in ("values", "cache", "events", "system", "default"):
+            limit, burst = self.rate.get(cat, (1000000, 1000000))
+            y.append("  %s: {limit: %s, burst: %d}" % (cat, limit, burst))
+        for name in ("permitted_ips", "trusted_proxies"):
+            lst = getattr(self, name)
+            if lst is not None:
+                y.append("%s: [%s]" % (name, ", ".join('"%s"' % a for a in lst)))
         if self.max_value_size is not None:
             y += ["limits:", "  max_value_size: %s" % self.max_value_size]
         if extra_yaml:
@@ -608,11 +612,13 @@ class NodeTestCase(unittest.TestCase):
     node_tag = "t"
     maxDiff = None
     max_value_size = None
+    node_options = {}
     start_node = True
 
     @classmethod
     def setUpClass(cls):
-        cls.node = Node(cls.node_tag, max_value_size=cls.max_value_size)
+        cls.node = Node(cls.node_tag, max_value_size=cls.max_value_size,
+                        **cls.node_options)
         if cls.start_node:
             try:
                 cls.node.start()

@@ -382,3 +382,56 @@ class Http(NodeTestCase):
             self.fail("%s; log:\n%s" % (e, n.log_tail()))
         self.assertNotIn(n.secret, n.log_text(), "the instance secret was logged")
         self.assertNotIn(n.root_key, n.log_text(), "the root key was logged")
+
+    # -- early answers and body draining (§2.1) -----------------------
+
+    def test_early_answer_small_body_keeps_connection(self):
+        body = json.dumps({"key": "k", "value": "v" * (10 * 1024)}).encode()
+        auth = self.node.auth_headers(True)
+        with Conn(self.node.public) as c:
+            # 401 before the body is read: a body under 64 KiB is drained
+            r = c.request("POST", path_for("set"), body)
+            self.expect(r, 401, "AUTHENTICATION_FAILED")
+            self.assertNotEqual((r.header("Connection") or "").lower(), "close",
+                                r.describe())
+            # and the connection is still in sync
+            r = c.request("GET", path_for("ping"), None, auth)
+            self.expect(r, 200)
+            # 405 with a body, then again a normal request
+            r = c.request("PUT", path_for("set"), body, auth)
+            self.expect(r, 405, "METHOD_NOT_ALLOWED")
+            r = c.request("GET", path_for("ping"), None, auth)
+            self.expect(r, 200)
+
+    def test_early_answer_large_body_closes(self):
+        body = b"x" * (256 * 1024)
+        with Conn(self.node.public) as c:
+            r = c.request("POST", path_for("set"), body)
+            self.expect(r, 401, "AUTHENTICATION_FAILED")
+            self.assertEqual((r.header("Connection") or "").lower(), "close",
+                             "more than 64 KiB of body left: Connection: close"
+                             + r.describe())
+
+            def closed():
+                try:
+                    return c.sock.recv(65536) == b""
+                except ConnectionResetError:
+                    return True
+            self.assertTrue(wait_for(closed, 10, "the server to close the connection"))
+
+    def test_bad_content_length(self):
+        auth = self.node.auth_headers(True)
+        for cl in ("abc", "-1", "1 2", "0x10", "99999999999999999999999"):
+            with Conn(self.node.public) as c:
+                c.send(b"POST /db/api/v1/set HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                       + auth[0][1].encode() + b"\r\nContent-Length: "
+                       + cl.encode() + b"\r\n\r\n{}")
+                try:
+                    r = c.read_response()
+                except (ProtocolError, ConnectionResetError) as e:
+                    self.fail("no response for Content-Length %r: %r" % (cl, e))
+                self.assertIn(r.status, (400, 413), "Content-Length %r" % cl + r.describe())
+
+    def test_unknown_parameters_ignored(self):
+        r = self.req("GET", "ping", query={"consistency": "bogus", "x": "y"})
+        self.expect(r, 200, msg="ping takes no consistency parameter: ")

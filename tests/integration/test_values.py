@@ -416,3 +416,45 @@ class Values(NodeTestCase):
         self.expect_json(self.req("GET", "get", query={"key": p + "k",
                                                        "consistency": "linearizable"}),
                          {"data": "v"})
+
+    # -- accounting (§7.1) and root limits (§15.2) ----------------------
+
+    def usage(self):
+        r = self.req("GET", "limits", query={"consistency": "linearizable"})
+        self.expect(r, 200)
+        doc = r.json()
+        self.assertEqual(doc.get("max_limits"), {}, "root has no limits" + r.describe())
+        self.assertEqual(sorted(doc.get("usage", {})),
+                         sorted(["bytes_on_disk", "bytes_in_memory", "events_emitted",
+                                 "subscribers"]), r.describe())
+        return doc["usage"]["bytes_on_disk"]
+
+    def test_usage_accounting(self):
+        p = uniq("acct")
+        k = p + "ké"                    # lengths count UTF-8 bytes
+        klen = len(k.encode())
+        base = self.usage()
+        self.expect_json(self.set(k, "12345"), {})
+        self.assertEqual(self.usage() - base, klen + 5, "set creating a key")
+        self.expect_json(self.set(k, "1234567890"), {})
+        self.assertEqual(self.usage() - base, klen + 10, "set replacing a value")
+        self.expect_json(self.req("POST", "cas", {"key": k, "old_value": "1234567890",
+                                                  "new_value": "€"}), {})
+        self.assertEqual(self.usage() - base, klen + 3, "cas")
+        self.expect(self.req("POST", "cas", {"key": k, "old_value": "x", "new_value": "yy"}),
+                    409, "CAS_CONFLICT")
+        self.assertEqual(self.usage() - base, klen + 3, "a refused cas changes nothing")
+        self.expect(self.req("POST", "setnx", {"key": k, "value": "long value"}), 409,
+                    "KEY_EXISTS")
+        self.assertEqual(self.usage() - base, klen + 3, "a refused setnx changes nothing")
+        self.expect_json(self.req("POST", "bump", {"key": p + "n", "value": "123"}),
+                         {"data": "123"})
+        self.assertEqual(self.usage() - base, klen + 3 + len(p) + 1 + 3, "bump creating")
+        self.expect_json(self.req("POST", "bump", {"key": p + "n", "value": "-120"}),
+                         {"data": "3"})
+        self.assertEqual(self.usage() - base, klen + 3 + len(p) + 1 + 1, "bump replacing")
+        self.expect_json(self.req("POST", "delete", {"key": k}), {})
+        self.expect_json(self.req("POST", "delete", {"key": p + "n"}), {})
+        self.assertEqual(self.usage(), base, "delete gives everything back")
+        self.expect_json(self.req("POST", "delete", {"key": k}), {})
+        self.assertEqual(self.usage(), base, "deleting an absent key")
