@@ -482,8 +482,10 @@ http_respond(struct http_req *r, int status, const struct pbuf *extra,
 		req_free(r->srv, r);
 		return;
 	}
+	/* after a refused upgrade the client may speak the new protocol */
 	close = r->force_close || !r->keep_alive || c->srv->draining ||
-	    !body_pending_drainable(r) || c->state == CS_CLOSING;
+	    !body_pending_drainable(r) || c->state == CS_CLOSING ||
+	    c->parser.upgrade;
 	write_head(c, r, status, extra, ctype, len, close);
 	if (!http_req_is_head(r) && len > 0)
 		evbuffer_add(bufferevent_get_output(c->bev), body, len);
@@ -534,6 +536,52 @@ void
 http_req_set_close(struct http_req *r)
 {
 	r->force_close = true;
+}
+
+bool
+http_req_wants_upgrade(const struct http_req *r)
+{
+	return r->conn != NULL && r->conn->parser.upgrade &&
+	    r->conn->state == CS_DISPATCH;
+}
+
+void
+http_req_upgrade(
+    struct http_req *r, const struct pbuf *hdrs, http_upgrade_cb cb, void *arg)
+{
+	struct http_conn *c = r->conn;
+	struct evbuffer *in, *out;
+	struct evbuffer_iovec v;
+	struct bufferevent *bev;
+	size_t n;
+
+	if (!http_req_wants_upgrade(r))
+		fatalx("%s: not an upgrade request", __func__);
+	/* the paused parser still holds the last byte of the head */
+	in = bufferevent_get_input(c->bev);
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0)
+		fatalx("%s: head byte missing", __func__);
+	http_parser_pause(&c->parser, 0);
+	n = http_parser_execute(&c->parser, &c->srv->settings, v.iov_base, 1);
+	if (n != 1 || !c->msg_done)
+		fatalx("%s: head did not end", __func__);
+	c->msg_done = false;
+	evbuffer_drain(in, 1);
+	out = bufferevent_get_output(c->bev);
+	evbuffer_add_printf(out,
+	    "HTTP/1.1 101 Switching Protocols\r\nX-Insidb-Node: %s\r\n",
+	    c->srv->cfg.node_id);
+	if (hdrs != NULL && hdrs->len > 0)
+		evbuffer_add(out, hdrs->data, hdrs->len);
+	evbuffer_add(out, "\r\n", 2);
+	r->responded = true;
+	conn_drop_req(c);
+	bev = c->bev;
+	c->bev = NULL;
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_setwatermark(bev, EV_READ | EV_WRITE, 0, 0);
+	conn_destroy(c);
+	cb(bev, arg);
 }
 
 /*
@@ -780,7 +828,8 @@ conn_destroy(struct http_conn *c)
 	srv->nconns--;
 	evtimer_del(c->timer);
 	event_free(c->timer);
-	bufferevent_free(c->bev); /* frees the SSL and closes the fd */
+	if (c->bev != NULL)
+		bufferevent_free(c->bev); /* frees the SSL, closes the fd */
 	free(c);
 }
 

@@ -21,6 +21,7 @@
 
 #include <sys/socket.h>
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <openssl/ssl.h>
 
@@ -145,6 +146,20 @@ void http_req_read_body(struct http_req *, size_t limit, http_req_cb done,
 /* streams the body: chunk for every piece, done at its end */
 void http_req_stream_body(
     struct http_req *, http_chunk_cb chunk, http_req_cb done, void *arg);
+/*
+ * Leaves HTTP for another protocol (WebSocket): only while deciding on
+ * the head of a request that asked for an upgrade.  Writes the 101 head
+ * with X-Insidb-Node and the given header lines, frees the request and
+ * hands the bufferevent to cb; bytes that followed the head are already
+ * in its input and trigger no read callback.  The new owner sets its own
+ * callbacks and timeouts and frees the bufferevent; the connection no
+ * longer counts against the HTTP limit.
+ */
+typedef void (*http_upgrade_cb)(struct bufferevent *, void *arg);
+bool http_req_wants_upgrade(const struct http_req *);
+void http_req_upgrade(
+    struct http_req *, const struct pbuf *hdrs, http_upgrade_cb cb, void *arg);
+
 /* the response will carry Connection: close */
 void http_req_set_close(struct http_req *);
 
