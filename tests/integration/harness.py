@@ -32,6 +32,27 @@ UUID4_RE = re.compile(
     r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
+# nodes with processes that may be running, for emergency_stop()
+LIVE_NODES = set()
+
+
+def emergency_stop():
+    """on SIGTERM/SIGINT of the harness: SIGKILL everything we started"""
+    for node in list(LIVE_NODES):
+        for pgid in node.groups:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except OSError:
+                pass
+        for pid in node.leftovers():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if not KEEP_DIRS:
+            shutil.rmtree(node.dir, ignore_errors=True)
+
+
 class Abort(Exception):
     """raised inside a wait condition to stop waiting at once"""
 
@@ -442,6 +463,7 @@ class Node:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 cwd=self.dir, start_new_session=True, close_fds=True)
         self.spawned_at = time.monotonic()
+        LIVE_NODES.add(self)
         self.groups.add(self.proc.pid)
         self._track(self.proc.pid)
         if wait:
@@ -568,6 +590,7 @@ class Node:
 
     def cleanup(self, keep=False):
         left = self.reap_all()
+        LIVE_NODES.discard(self)
         if not (keep or KEEP_DIRS):
             shutil.rmtree(self.dir, ignore_errors=True)
         return left

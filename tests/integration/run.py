@@ -36,6 +36,16 @@ def on_alarm(signum, frame):
     raise TestTimeout("test took longer than %ds" % harness.scaled(TEST_TIMEOUT))
 
 
+def on_terminate(signum, frame):
+    # stopped from outside (meson timeout, ^C): leave nothing running
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    print("\ninterrupted by signal %d: killing every process started" % signum,
+          flush=True)
+    harness.emergency_stop()
+    os._exit(1)
+
+
 def classes_of(module):
     out = []
     for obj in vars(module).values():
@@ -141,6 +151,8 @@ def main(argv):
         "OTFkMGVjYThhMDVmOWU4ODU4NzRhOWE2ODZlOWEwZDFkYTMyMjcxNjM4ZGU3NDMyM2FjY2E5Zm"
         "Y3M2NhYWI5Yw==")
     signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGTERM, on_terminate)
+    signal.signal(signal.SIGINT, on_terminate)
     tally = Tally()
     for m in mods:
         module = importlib.import_module("test_" + m)

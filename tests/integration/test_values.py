@@ -65,9 +65,11 @@ class Values(NodeTestCase):
         p = uniq("ge")
         self.expect(self.get(p + "absent"), 404, "KEY_NOT_FOUND")
         self.expect(self.req("GET", "get"), 400, "BAD_REQUEST", names="key")
-        self.expect(self.req("GET", "get", query="key="), 400, "BAD_REQUEST")
-        self.expect(self.req("GET", "get", query="key=a%00b"), 400, "BAD_REQUEST")
-        self.expect(self.req("GET", "get", query="key=%FF%FE"), 400, "BAD_REQUEST")
+        self.expect(self.req("GET", "get", query="key="), 400, "BAD_REQUEST", names="key")
+        self.expect(self.req("GET", "get", query="key=a%00b"), 400, "BAD_REQUEST",
+                    names="key")
+        self.expect(self.req("GET", "get", query="key=%FF%FE"), 400, "BAD_REQUEST",
+                    names="key")
         self.expect(self.get("k" * 4097), 413, "PAYLOAD_TOO_LARGE", names="key")
 
     def test_key_size_limits(self):
@@ -106,7 +108,7 @@ class Values(NodeTestCase):
                          "a body of exactly the JSON limit: ")
         # one byte more, announced by Content-Length
         body = doc + b" " * (JSON_LIMIT + 1 - len(doc))
-        self.expect(self.req("POST", "set", body), 413, "PAYLOAD_TOO_LARGE")
+        self.expect(self.req("POST", "set", body), 413, "PAYLOAD_TOO_LARGE", names="body")
 
     def test_json_body_limit_chunked(self):
         p = uniq("jc")
@@ -118,7 +120,7 @@ class Values(NodeTestCase):
             chunks += b"%x\r\n%s\r\n" % (len(part), part)
         chunks += b"0\r\n\r\n"
         r = self.req("POST", "set", chunks, headers=[("Transfer-Encoding", "chunked")])
-        self.expect(r, 413, "PAYLOAD_TOO_LARGE")
+        self.expect(r, 413, "PAYLOAD_TOO_LARGE", names="body")
         self.expect(self.get(p + "k"), 404, "KEY_NOT_FOUND")
 
     # -- JSON body errors ---------------------------------------------
@@ -130,7 +132,7 @@ class Values(NodeTestCase):
                      b'{"key":"a",}', b"{'key':'a','value':'b'}",
                      b'{"key":"\xff","value":"b"}'):
             r = self.req("POST", "set", body)
-            self.expect(r, 400, "BAD_REQUEST", msg="body %r: " % body)
+            self.expect(r, 400, "BAD_REQUEST", names="body", msg="body %r: " % body)
         # whitespace around the object is fine
         self.expect_json(self.req("POST", "set", b' \r\n{"key":"%sws","value":"b"}\n\t '
                                   % p.encode()), {})
@@ -168,9 +170,9 @@ class Values(NodeTestCase):
     def test_duplicate_member(self):
         p = uniq("dm")
         body = '{"key":"%sk","key":"%sk2","value":"v"}' % (p, p)
-        self.expect(self.req("POST", "set", body), 400, "BAD_REQUEST")
+        self.expect(self.req("POST", "set", body), 400, "BAD_REQUEST", names="key")
         body = '{"key":"%sk","value":"a","value":"b"}' % p
-        self.expect(self.req("POST", "set", body), 400, "BAD_REQUEST")
+        self.expect(self.req("POST", "set", body), 400, "BAD_REQUEST", names="value")
         self.expect(self.get(p + "k"), 404, "KEY_NOT_FOUND")
         self.expect(self.get(p + "k2"), 404, "KEY_NOT_FOUND")
 
