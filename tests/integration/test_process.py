@@ -7,6 +7,8 @@ import os
 import signal
 import socket
 import subprocess
+import threading
+import time
 import unittest
 
 import harness
@@ -289,6 +291,88 @@ class RaftdRestart(NodeTestCase):
         self.assertEqual(len(descendants(n.proc.pid)), 3,
                          "exactly 3 roles after the restart: %r"
                          % {q: proc_cmdline(q) for q in descendants(n.proc.pid)})
+
+
+class RaftdKillUnderLoad(NodeTestCase):
+    node_tag = "raftload"
+
+    def test_kill_raftd_during_writes(self):
+        """a writer keeps setting keys and bumping a counter while raftd is
+        killed: every acknowledged set survives, and the counter is at least
+        the acknowledged bumps and at most those plus the unanswered ones"""
+        n = self.node
+        p = uniq("load")
+        counter = p + "counter"
+        state = {"acked": [], "bumps_acked": 0, "bumps_unknown": 0, "errors": 0,
+                 "stop": False, "after_kill": None}
+
+        def writer():
+            auth = n.auth_headers(True)
+            conn = None
+            i = 0
+            while not state["stop"] and i < 20000:
+                i += 1
+                key = p + "%05d" % i
+                try:
+                    if conn is None:
+                        conn = Conn(n.public, timeout=15)
+                    r = conn.request("POST", path_for("set"),
+                                     json.dumps({"key": key, "value": "v" + key}), auth)
+                    if r.status == 200:
+                        state["acked"].append(key)
+                    else:
+                        state["errors"] += 1
+                    r = conn.request("POST", path_for("bump"),
+                                     json.dumps({"key": counter, "value": 1}), auth)
+                    if r.status == 200:
+                        state["bumps_acked"] += 1
+                    elif r.status == 503 or r.status >= 500:
+                        state["bumps_unknown"] += 1
+                    if (r.header("Connection") or "").lower() == "close":
+                        conn.close()
+                        conn = None
+                except (OSError, harness.ProtocolError):
+                    # the bump may or may not have been sent
+                    state["bumps_unknown"] += 1
+                    state["errors"] += 1
+                    if conn is not None:
+                        conn.close()
+                    conn = None
+                    time.sleep(0.01)
+            if conn is not None:
+                conn.close()
+
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        try:
+            wait_for(lambda: len(state["acked"]) >= 100, 30, "100 acknowledged writes")
+            old = n.wait_roles()["raftd"]
+            old_start = proc_stat(old)[4]
+            os.kill(old, signal.SIGKILL)
+            at_kill = len(state["acked"])
+            try:
+                wait_for(lambda: (isinstance(n.roles().get("raftd"), int) and
+                                  n.roles()["raftd"] != old and not alive(old, old_start)),
+                         30, "a new raftd")
+                wait_for(lambda: len(state["acked"]) >= at_kill + 100, 30,
+                         "100 acknowledged writes after the restart")
+            except AssertionError as e:
+                self.fail("%s; log:\n%s" % (e, n.log_tail()))
+        finally:
+            state["stop"] = True
+            t.join(harness.scaled(30))
+        self.assertFalse(t.is_alive(), "writer did not stop")
+        print("  writer: %d sets acknowledged, %d bumps acknowledged, %d unanswered, %d errors"
+              % (len(state["acked"]), state["bumps_acked"], state["bumps_unknown"],
+                 state["errors"]))
+        check_all(self, state["acked"], lambda k: "v" + k)
+        r = self.get(counter)
+        self.expect(r, 200)
+        total = int(r.json()["data"])
+        self.assertGreaterEqual(total, state["bumps_acked"],
+                                "acknowledged bumps lost: %r" % state)
+        self.assertLessEqual(total, state["bumps_acked"] + state["bumps_unknown"],
+                             "bumps applied that were refused: %r" % state)
 
 
 class GroupKillRestart(NodeTestCase):
