@@ -415,6 +415,7 @@ class Node:
         self.groups = set()         # process groups of the supervisors started
         self.user = None
         self.stopped_cleanly = True
+        self.start_args = []        # extra insid arguments (--restore ...)
         self._write_config(extra_yaml)
 
     def _write_config(self, extra_yaml):
@@ -459,7 +460,7 @@ class Node:
         self.log_path = os.path.join(self.dir, "insid-%d.log" % self.starts)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
-                [INSID, "-d", "-f", self.config, "-N", self.name],
+                [INSID, "-d", "-f", self.config, "-N", self.name] + self.start_args,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                 cwd=self.dir, start_new_session=True, close_fds=True)
         self.spawned_at = time.monotonic()

@@ -4,6 +4,7 @@ insidbctl status/rootkey/exit codes, and SIGTERM."""
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -557,3 +558,111 @@ class Startup(NodeTestCase):
         finally:
             blocker.close()
         self.assertEqual(n.wait_gone(10), [])
+
+
+class Ctl(NodeTestCase):
+    """CLI.md insidbctl commands beyond status"""
+    node_tag = "ctl"
+
+    def ok(self, *args):
+        r = self.node.ctl(*args)
+        out = r.stdout.decode("utf-8", "replace")
+        self.assertEqual(r.returncode, 0, "insidbctl %s: exit %d\nstdout:\n%s\nstderr:\n%s"
+                         % (" ".join(args), r.returncode, out,
+                            r.stderr.decode("utf-8", "replace")))
+        return out
+
+    def test_show_node(self):
+        n = self.node
+        out = self.ok("show", "node")
+        for what in ("127.0.0.1:%d" % n.public, "127.0.0.1:%d" % n.private):
+            self.assertIn(what, out, "show node lacks the listener %s" % what)
+        self.assertIn(os.path.realpath(n.node_dir), out, "show node lacks the data directory")
+        doc = json.loads(self.ok("-j", "show", "node"))
+        strings = " ".join(strings_in(doc))
+        self.assertIn("127.0.0.1:%d" % n.public, strings)
+
+    def test_show_cluster(self):
+        n = self.node
+        out = self.ok("show", "cluster")
+        self.assertIn("node0", out)
+        self.assertIn("127.0.0.1:%d" % n.raft, out)
+        doc = json.loads(self.ok("-j", "show", "cluster"))
+        self.assertIn("node0", set(strings_in(doc)))
+
+    def test_log_level(self):
+        n = self.node
+        self.ok("log", "level", "debug")
+        before = n.log_text().count(" debug: ")
+        self.ok("status")
+        n.request("GET", "ping")
+        wait_for(lambda: n.log_text().count(" debug: ") > before, 5,
+                 "debug lines after `log level debug`")
+        self.ok("log", "level", "info")
+        r = n.ctl("log", "level", "bogus")
+        self.assertIn(r.returncode, (1, 2), "log level bogus: exit %d" % r.returncode)
+
+    def test_snapshot(self):
+        p = uniq("snap")
+        for i in range(20):
+            self.expect_json(self.set(p + str(i), str(i)), {})
+        self.ok("snapshot")
+        for i in range(20):
+            self.expect_json(self.get(p + str(i)), {"data": str(i)})
+
+    def test_backup_and_restore(self):
+        n = self.node
+        p = uniq("bak")
+        keys = [p + "%03d" % i for i in range(50)]
+        set_many(self, keys, lambda k: k.upper())
+        dest = os.path.join(n.dir, "backup")
+        self.ok("backup", dest)
+        self.assertTrue(os.path.isdir(dest) and os.listdir(dest), "backup dir is empty")
+        self.expect_json(self.set(p + "after-backup", "x"), {})
+        # a new node started from the backup has the data of the backup
+        other = harness.Node("restore")
+        try:
+            with open(other.config) as f:
+                text = f.read()
+            with open(other.config, "w") as f:
+                f.write(text.replace(other.secret, n.secret))
+            other.secret, other.root_key = n.secret, n.root_key
+            other.start_args = ["--restore", dest, "--force-new-cluster"]
+            other.start()
+            r = other.request("GET", "iterate/prefix", query={"prefix": p, "limit": 1000})
+            self.expect_json(r, {"data": keys})
+        finally:
+            left = other.cleanup()
+        self.assertEqual(left, [])
+
+
+class Reload(NodeTestCase):
+    node_tag = "reload"
+
+    def test_reload_rate_limits(self):
+        n = self.node
+        self.expect(n.request("GET", "get", query={"key": "a"}), 404, "KEY_NOT_FOUND")
+        with open(n.config) as f:
+            text = f.read()
+        new = re.sub(r"  values: \{[^}]*\}", "  values: {limit: 0.1, burst: 1}", text)
+        self.assertNotEqual(new, text)
+        with open(n.config, "w") as f:
+            f.write(new)
+        r = n.ctl("reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        codes = []
+
+        def limited():
+            codes.append(n.request("GET", "get", query={"key": "a"}).status)
+            return codes[-1] == 429
+        try:
+            wait_for(limited, 5, "a 429 under the reloaded rate limit")
+        except AssertionError:
+            self.fail("rate_limiters.values not applied by reload: %d requests, statuses %r"
+                      % (len(codes), sorted(set(codes))))
+        # a broken file is refused and nothing changes
+        with open(n.config, "w") as f:
+            f.write(new + "bogus_key: 1\n")
+        r = n.ctl("reload")
+        self.assertEqual(r.returncode, 1, "reload of a bad file: exit %d" % r.returncode)
+        self.expect(n.request("GET", "ping"), 200)
