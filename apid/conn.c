@@ -23,7 +23,7 @@
 #include "apid/http_parse.h"
 #include "common/log.h"
 
-#define LINGER_S 2
+#define LINGER_MS 2000
 #define MAX_LISTENERS 4
 
 enum conn_state {
@@ -497,11 +497,11 @@ http_respond(struct http_req *r, int status, const struct pbuf *extra,
 	} else if (r->complete) {
 		conn_drop_req(c);
 		c->state = CS_IDLE;
-		conn_arm(c, HTTP_IDLE_TIMEOUT_S);
+		conn_arm(c, c->srv->cfg.idle_timeout_ms);
 	} else {
 		r->body_mode = BODY_DISCARD;
 		c->state = CS_DRAIN;
-		conn_arm(c, HTTP_BODY_TIMEOUT_S);
+		conn_arm(c, c->srv->cfg.body_timeout_ms);
 	}
 	conn_kick(c);
 }
@@ -614,7 +614,7 @@ body_start(struct http_req *r)
 		fatalx("%s: body asked in state %d", __func__, c->state);
 	send_continue(r);
 	c->state = CS_BODY;
-	conn_arm(c, HTTP_BODY_TIMEOUT_S);
+	conn_arm(c, c->srv->cfg.body_timeout_ms);
 	conn_kick(c);
 }
 
@@ -646,11 +646,11 @@ http_req_stream_body(
  */
 
 static void
-conn_arm(struct http_conn *c, int secs)
+conn_arm(struct http_conn *c, int ms)
 {
-	struct timeval tv = { secs, 0 };
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	if (secs <= 0)
+	if (ms <= 0)
 		evtimer_del(c->timer);
 	else
 		evtimer_add(c->timer, &tv);
@@ -702,7 +702,7 @@ conn_msg_done(struct http_conn *c)
 	case CS_DRAIN:
 		conn_drop_req(c);
 		c->state = CS_IDLE;
-		conn_arm(c, HTTP_IDLE_TIMEOUT_S);
+		conn_arm(c, c->srv->cfg.idle_timeout_ms);
 		break;
 	default:
 		fatalx("%s: message complete in state %d", __func__, c->state);
@@ -730,7 +730,7 @@ conn_step(struct http_conn *c)
 	if (c->state == CS_IDLE) {
 		c->state = CS_HEAD;
 		c->head_bytes = 0;
-		conn_arm(c, HTTP_HEAD_TIMEOUT_S);
+		conn_arm(c, c->srv->cfg.head_timeout_ms);
 	}
 	len = v.iov_len;
 	if (c->state == CS_HEAD) {
@@ -844,7 +844,7 @@ conn_linger(struct http_conn *c)
 	evbuffer_drain(bufferevent_get_input(c->bev),
 	    evbuffer_get_length(bufferevent_get_input(c->bev)));
 	bufferevent_enable(c->bev, EV_READ);
-	conn_arm(c, LINGER_S);
+	conn_arm(c, LINGER_MS);
 }
 
 static void
@@ -858,7 +858,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	if (c->state == CS_BODY || c->state == CS_DRAIN)
-		conn_arm(c, HTTP_BODY_TIMEOUT_S);
+		conn_arm(c, c->srv->cfg.body_timeout_ms);
 	conn_process(c);
 }
 
@@ -913,7 +913,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	 * timeout watches a client that stopped reading */
 	if (c->state == CS_IDLE &&
 	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0) {
-		conn_arm(c, HTTP_IDLE_TIMEOUT_S);
+		conn_arm(c, c->srv->cfg.idle_timeout_ms);
 		return;
 	}
 	conn_destroy(c);
@@ -948,7 +948,8 @@ conn_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 {
 	struct http_listener *lis = arg;
 	struct http_server *srv = lis->srv;
-	struct timeval wto = { HTTP_WRITE_TIMEOUT_S, 0 };
+	struct timeval wto = { srv->cfg.write_timeout_ms / 1000,
+		(srv->cfg.write_timeout_ms % 1000) * 1000 };
 	struct http_conn *c;
 
 	(void)lev;
@@ -989,7 +990,7 @@ conn_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_set_timeouts(c->bev, NULL, &wto);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->state = CS_IDLE;
-	conn_arm(c, HTTP_IDLE_TIMEOUT_S);
+	conn_arm(c, c->srv->cfg.idle_timeout_ms);
 }
 
 static void
@@ -1023,6 +1024,14 @@ http_server_new(struct event_base *base, const struct http_server_cfg *cfg)
 		fatal("%s: calloc", __func__);
 	srv->base = base;
 	srv->cfg = *cfg;
+	if (srv->cfg.head_timeout_ms <= 0)
+		srv->cfg.head_timeout_ms = HTTP_HEAD_TIMEOUT_MS;
+	if (srv->cfg.idle_timeout_ms <= 0)
+		srv->cfg.idle_timeout_ms = HTTP_IDLE_TIMEOUT_MS;
+	if (srv->cfg.body_timeout_ms <= 0)
+		srv->cfg.body_timeout_ms = HTTP_BODY_TIMEOUT_MS;
+	if (srv->cfg.write_timeout_ms <= 0)
+		srv->cfg.write_timeout_ms = HTTP_WRITE_TIMEOUT_MS;
 	TAILQ_INIT(&srv->conns);
 	http_parser_settings_init(&srv->settings);
 	srv->settings.on_message_begin = on_message_begin;

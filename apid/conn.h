@@ -29,10 +29,11 @@
 
 #define HTTP_HEAD_MAX (32 * 1024)
 #define HTTP_DRAIN_MAX (64 * 1024)
-#define HTTP_HEAD_TIMEOUT_S 10
-#define HTTP_IDLE_TIMEOUT_S 60
-#define HTTP_BODY_TIMEOUT_S 60
-#define HTTP_WRITE_TIMEOUT_S 60
+/* timeouts of §2.1, the defaults of http_server_cfg */
+#define HTTP_HEAD_TIMEOUT_MS 10000
+#define HTTP_IDLE_TIMEOUT_MS 60000
+#define HTTP_BODY_TIMEOUT_MS 60000
+#define HTTP_WRITE_TIMEOUT_MS 60000
 /* stop reading new requests while this much output waits */
 #define HTTP_OUT_HIGH (256 * 1024)
 #define HTTP_OUT_LOW (64 * 1024)
@@ -114,6 +115,11 @@ struct http_server_cfg {
 	http_head_cb on_head;
 	http_req_cb on_free; /* a request is being freed */
 	void *arg;
+	/* 0 = the HTTP_*_TIMEOUT_MS default */
+	int head_timeout_ms; /* from the first byte of a head */
+	int idle_timeout_ms; /* no request in progress */
+	int body_timeout_ms; /* body idle */
+	int write_timeout_ms; /* response not read */
 };
 
 struct http_server *
