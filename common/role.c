@@ -4,7 +4,8 @@
  *
  * Phases: HELLO (dialled, announcing our pid until the supervisor talks),
  * CONFIG (MSG_SUP_CONFIG expected), PUSH (TLS, NODE, PIDS until DONE),
- * RUN (started, READY sent).
+ * RUN (started, READY sent).  While running, CONFIG, TLS... DONE is a
+ * reload: handed to hooks->reload as a whole.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +47,12 @@ static enum role_phase role_phase;
 static int role_exit_status;
 static int role_verbose;
 static struct event *role_hello_ev;
+/* a reload being received */
+static struct role_pending {
+	bool active;
+	struct cfg cfg;
+	char *pem[3]; /* cert, key, ca */
+} role_pending;
 static struct event *role_parent_ev;
 
 const char *
@@ -169,11 +176,11 @@ role_check_parent(evutil_socket_t fd, short ev, void *arg)
 }
 
 static void
-role_recv_config(struct role_env *env, struct pread *r)
+role_recv_config(struct role_env *env, struct pread *r, struct cfg *cfg)
 {
 	const uint8_t *yaml;
 	size_t yaml_len, n_over = 0;
-	char *name = NULL, **over = NULL;
+	char *name = NULL, **over = NULL, *node_id = NULL;
 	struct cfg_errors errs = { 0 };
 	uint32_t n;
 	int jailed = 0;
@@ -187,22 +194,26 @@ role_recv_config(struct role_env *env, struct pread *r)
 	for (n_over = 0; n_over < n; n_over++)
 		if (pr_get_strdup(r, &over[n_over]) == -1)
 			break;
-	pr_get_strdup(r, &env->node_id);
+	pr_get_strdup(r, &node_id);
 	pr_get_bool(r, &jailed);
 	if (pr_end(r) == -1)
 		fatalx("%s: malformed configuration message", __func__);
+	if (env->node_id == NULL)
+		env->node_id = node_id;
+	else if (strcmp(env->node_id, node_id) != 0)
+		fatalx("%s: reload for node %s", __func__, node_id);
+	else
+		free(node_id);
 	if ((bool)jailed != env->as_root)
 		fatalx("%s: supervisor expects jailed=%d, we are %s", __func__,
 		    jailed, env->as_root ? "root" : "not root");
 	if (cfg_parse(name, (const char *)yaml, yaml_len, over, n_over,
-		env->as_root, &env->cfg, &errs) == -1)
+		env->as_root, cfg, &errs) == -1)
 		fatalx("pushed configuration rejected: %s",
 		    errs.n > 0 ? errs.msgs[0] : "unknown error");
-	if ((env->self = cfg_node(&env->cfg, env->node_id)) == NULL)
+	if (cfg_node(cfg, env->node_id) == NULL)
 		fatalx("%s: node %s not in the configuration", __func__,
 		    env->node_id);
-	if (!role_verbose)
-		log_set_level(env->cfg.log_level);
 	for (size_t i = 0; i < n_over; i++)
 		free(over[i]);
 	free(over);
@@ -210,23 +221,25 @@ role_recv_config(struct role_env *env, struct pread *r)
 	cfg_errors_free(&errs);
 }
 
+/* into env->tls_* at start, into the reload's strings while running */
 static void
-role_recv_tls(struct role_env *env, struct pread *r)
+role_recv_tls(struct role_env *env, struct pread *r, char **pems[3])
 {
 	const uint8_t *pem;
 	size_t len;
 	char *name = NULL, *copy, **slot;
 
+	(void)env;
 	pr_get_strdup(r, &name);
 	pr_get_bytes(r, &pem, &len);
 	if (pr_end(r) == -1 || len == 0)
 		fatalx("%s: malformed tls message", __func__);
 	if (strcmp(name, "cert") == 0)
-		slot = &env->tls_cert_pem;
+		slot = pems[0];
 	else if (strcmp(name, "key") == 0)
-		slot = &env->tls_key_pem;
+		slot = pems[1];
 	else if (strcmp(name, "ca") == 0)
-		slot = &env->tls_ca_pem;
+		slot = pems[2];
 	else
 		fatalx("%s: unknown tls item %s", __func__, name);
 	if ((copy = malloc(len + 1)) == NULL)
@@ -378,15 +391,57 @@ role_shutdown(struct role_env *env, struct pread *r)
 		env->hooks->stop(env);
 }
 
+/* CONFIG, TLS..., DONE while running: one reload */
+static bool
+role_dispatch_reload(struct role_env *env, struct ipc_msg *m, struct pread *r)
+{
+	struct role_pending *p = &role_pending;
+	char **slots[3] = { &p->pem[0], &p->pem[1], &p->pem[2] };
+	struct role_reload rl;
+
+	if (m->hdr.type == MSG_SUP_CONFIG && !p->active) {
+		role_recv_config(env, r, &p->cfg);
+		p->active = true;
+		return true;
+	}
+	if (!p->active)
+		return false;
+	if (m->hdr.type == MSG_SUP_TLS) {
+		role_recv_tls(env, r, slots);
+		return true;
+	}
+	if (m->hdr.type != MSG_SUP_DONE || pr_end(r) == -1)
+		return false;
+	rl.cfg = p->cfg;
+	rl.tls_cert_pem = p->pem[0];
+	rl.tls_key_pem = p->pem[1];
+	rl.tls_ca_pem = p->pem[2];
+	if (env->hooks->reload != NULL)
+		env->hooks->reload(env, &rl);
+	else
+		log_debug("reload: nothing to apply in %s", env->hooks->name);
+	cfg_free(&p->cfg);
+	for (int i = 0; i < 3; i++)
+		free(p->pem[i]);
+	memset(p, 0, sizeof(*p));
+	return true;
+}
+
 /* messages allowed before the role runs */
 static void
 role_dispatch_setup(struct role_env *env, struct ipc_msg *m, struct pread *r)
 {
+	char **pems[3] = { &env->tls_cert_pem, &env->tls_key_pem,
+		&env->tls_ca_pem };
+
 	if (m->hdr.type == MSG_SUP_CONFIG && role_phase == ROLE_PHASE_CONFIG) {
-		role_recv_config(env, r);
+		role_recv_config(env, r, &env->cfg);
+		env->self = cfg_node(&env->cfg, env->node_id);
+		if (!role_verbose)
+			log_set_level(env->cfg.log_level);
 		role_phase = ROLE_PHASE_PUSH;
 	} else if (m->hdr.type == MSG_SUP_TLS && role_phase == ROLE_PHASE_PUSH)
-		role_recv_tls(env, r);
+		role_recv_tls(env, r, pems);
 	else if (m->hdr.type == MSG_SUP_NODE && role_phase == ROLE_PHASE_PUSH)
 		role_recv_node(env, r);
 	else if (m->hdr.type == MSG_SUP_DONE && role_phase == ROLE_PHASE_PUSH) {
@@ -435,6 +490,9 @@ role_dispatch_sup(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 		}
 		break;
 	default:
+		if (role_phase == ROLE_PHASE_RUN &&
+		    role_dispatch_reload(env, m, &r))
+			return;
 		break;
 	}
 	role_dispatch_setup(env, m, &r);

@@ -27,6 +27,17 @@ enum role_id { ROLE_RAFTD = 0, ROLE_APID, ROLE_BLOBD, ROLE_COUNT };
 
 struct role_env;
 
+/*
+ * A reload (SIGHUP, `insidbctl reload`): the re-read file and its TLS
+ * material, valid only during the reload hook.
+ */
+struct role_reload {
+	struct cfg cfg;
+	const char *tls_cert_pem; /* NULL when TLS is not configured */
+	const char *tls_key_pem;
+	const char *tls_ca_pem; /* NULL: system trust store */
+};
+
 struct role_hooks {
 	const char *name; /* "raftd" */
 	/*
@@ -44,6 +55,14 @@ struct role_hooks {
 	    const char *args);
 	/* begin a graceful stop; call role_exit() when done */
 	void (*stop)(struct role_env *);
+	/*
+	 * Optional.  Copy the keys marked "reload" in CONFIG.md (TLS
+	 * material, rate limiters, permitted IPs, trusted proxies) out of
+	 * the reload before returning; env->cfg and env->tls_* keep the
+	 * start-up values.  Also called once right after READY when the
+	 * file was reloaded before this process started.
+	 */
+	void (*reload)(struct role_env *, const struct role_reload *);
 };
 
 struct role_env {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "blobd/blobd.h"
+#include "common/crypto.h"
 #include "common/log.h"
 #include "supervisor/supervisor.h"
 
@@ -88,6 +89,18 @@ fake_stop(struct role_env *env)
 	role_exit(env, 0);
 }
 
+static void
+fake_reload(struct role_env *env, const struct role_reload *rl)
+{
+	char cert[65] = "none";
+
+	if (rl->tls_cert_pem != NULL)
+		crypto_sha256_hex(
+		    rl->tls_cert_pem, strlen(rl->tls_cert_pem), cert);
+	log_info("fake %s reload: values limit %g, cert %.12s",
+	    env->hooks->name, rl->cfg.rate[CFG_RL_VALUES].limit, cert);
+}
+
 static const struct role_hooks fake_raftd = {
 	.name = "raftd",
 	.start = fake_start,
@@ -102,6 +115,7 @@ static const struct role_hooks fake_apid = {
 	.status = NULL,
 	.ctl = NULL,
 	.stop = fake_stop,
+	.reload = fake_reload,
 };
 
 int

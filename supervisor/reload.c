@@ -1,9 +1,12 @@
 /*
  * SIGHUP and `insidbctl reload`: re-read the configuration file as a
  * transaction.  A file with errors changes nothing; a changed key that
- * cannot be reloaded is logged and keeps its old value.  Of the keys
- * marked "reload" in CONFIG.md only logging.level reaches the roles at
- * runtime so far: the others are reported as needing a restart.
+ * cannot be reloaded is logged and keeps its old value.  logging.level
+ * goes to every role as MSG_SUP_LOG_LEVEL; when another key marked
+ * "reload" in CONFIG.md changed (TLS material included), the whole file
+ * goes to the roles as a reload (CONFIG, TLS, DONE) and each takes those
+ * keys (role_hooks.reload); the start-up file stays the source of every
+ * other key, also for a role restarted later.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,14 +29,15 @@ sup_note(struct sup_notes *n, const char *key, bool reloadable)
 	char line[256];
 	int w;
 
-	if (reloadable)
-		snprintf(line, sizeof(line),
-		    "%s changed: not applied at runtime yet, needs a restart",
-		    key);
-	else
+	if (reloadable) {
+		snprintf(
+		    line, sizeof(line), "%s changed: sent to the roles", key);
+		log_info("reload: %s", line);
+	} else {
 		snprintf(line, sizeof(line),
 		    "%s changed: cannot be reloaded, old value kept", key);
-	log_warnx("reload: %s", line);
+		log_warnx("reload: %s", line);
+	}
 	w = snprintf(n->buf + n->len, sizeof(n->buf) - n->len, "%s%s",
 	    n->len ? "\n" : "", line);
 	if (w > 0 && (size_t)w < sizeof(n->buf) - n->len)
@@ -138,24 +142,6 @@ sup_compare_fixed(
 }
 
 static void
-sup_compare_reloadable(
-    const struct cfg *old, const struct cfg *new, struct sup_notes *n)
-{
-	if (sup_str_differs(old->tls_cert, new->tls_cert) ||
-	    sup_str_differs(old->tls_key, new->tls_key) ||
-	    sup_str_differs(old->tls_ca, new->tls_ca))
-		sup_note(n, "tls", true);
-	if (sup_nets_differ(old->trusted_proxies, old->n_trusted_proxies,
-		new->trusted_proxies, new->n_trusted_proxies))
-		sup_note(n, "trusted_proxies", true);
-	if (sup_nets_differ(old->permitted_ips, old->n_permitted_ips,
-		new->permitted_ips, new->n_permitted_ips))
-		sup_note(n, "permitted_ips", true);
-	if (sup_rates_differ(old, new))
-		sup_note(n, "rate_limiters", true);
-}
-
-static void
 sup_add_error(
     struct cfg_errors *errs, const char *fmt, const char *a, const char *b)
 {
@@ -167,6 +153,97 @@ sup_add_error(
 	if (asprintf(&errs->msgs[errs->n], fmt, a, b) == -1)
 		fatal("%s: asprintf", __func__);
 	errs->n++;
+}
+
+static bool
+sup_pems_differ(
+    char *const *a, const size_t *alen, char *const *b, const size_t *blen)
+{
+	for (int i = 0; i < SUP_TLS_COUNT; i++) {
+		if ((a[i] == NULL) != (b[i] == NULL))
+			return true;
+		if (a[i] != NULL &&
+		    (alen[i] != blen[i] || memcmp(a[i], b[i], alen[i]) != 0))
+			return true;
+	}
+	return false;
+}
+
+/* against what the roles use now; true when anything changed */
+static bool
+sup_compare_reloadable(const struct sup *s, const struct cfg *new,
+    char *const *pem, const size_t *pem_len, struct sup_notes *n)
+{
+	const struct cfg *old = s->reloaded ? &s->reload_cfg : &s->cfg;
+	char *const *old_pem = s->reloaded ? s->reload_pem : s->tls_pem;
+	const size_t *old_len = s->reloaded ? s->reload_pem_len : s->tls_len;
+	size_t before = n->len;
+
+	if (sup_pems_differ(old_pem, old_len, pem, pem_len))
+		sup_note(n, "tls", true);
+	if (sup_nets_differ(old->trusted_proxies, old->n_trusted_proxies,
+		new->trusted_proxies, new->n_trusted_proxies))
+		sup_note(n, "trusted_proxies", true);
+	if (sup_nets_differ(old->permitted_ips, old->n_permitted_ips,
+		new->permitted_ips, new->n_permitted_ips))
+		sup_note(n, "permitted_ips", true);
+	if (sup_rates_differ(old, new))
+		sup_note(n, "rate_limiters", true);
+	return n->len != before;
+}
+
+static int
+sup_read_pems(
+    const struct cfg *cfg, char **pem, size_t *len, struct cfg_errors *errs)
+{
+	const char *paths[SUP_TLS_COUNT] = { cfg->tls_cert, cfg->tls_key,
+		cfg->tls_ca };
+
+	for (int i = 0; i < SUP_TLS_COUNT; i++) {
+		pem[i] = NULL;
+		len[i] = 0;
+		if (paths[i] == NULL)
+			continue;
+		if (sup_read_file(paths[i], &pem[i], &len[i]) == -1) {
+			sup_add_error(
+			    errs, "%s: %s", paths[i], strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+sup_free_pems(char **pem)
+{
+	for (int i = 0; i < SUP_TLS_COUNT; i++) {
+		free(pem[i]);
+		pem[i] = NULL;
+	}
+}
+
+/* keeps the file as the reloaded one and sends it to the ready roles */
+static void
+sup_apply_reload(struct sup *s, char *yaml, size_t len, struct cfg *new,
+    char **pem, const size_t *pem_len)
+{
+	if (s->reloaded) {
+		free(s->reload_yaml);
+		cfg_free(&s->reload_cfg);
+		sup_free_pems(s->reload_pem);
+	}
+	s->reloaded = true;
+	s->reload_yaml = yaml;
+	s->reload_yaml_len = len;
+	s->reload_cfg = *new;
+	memset(new, 0, sizeof(*new));
+	for (int i = 0; i < SUP_TLS_COUNT; i++) {
+		s->reload_pem[i] = pem[i];
+		s->reload_pem_len[i] = pem_len[i];
+		pem[i] = NULL;
+	}
+	for (int i = 0; i < ROLE_COUNT; i++)
+		sup_push_reload(s, &s->child[i]);
 }
 
 /* the level the roles use: the file's, raised by -v */
@@ -191,8 +268,8 @@ sup_reload(struct sup *s, struct cfg_errors *errs, char **notes)
 {
 	struct sup_notes n = { .len = 0 };
 	struct cfg new = { 0 };
-	char *yaml;
-	size_t len;
+	char *yaml, *pem[SUP_TLS_COUNT] = { NULL };
+	size_t len, pem_len[SUP_TLS_COUNT];
 
 	*notes = NULL;
 	if (sup_read_file(s->cfg_path, &yaml, &len) == -1) {
@@ -201,32 +278,36 @@ sup_reload(struct sup *s, struct cfg_errors *errs, char **notes)
 	}
 	if (cfg_parse(s->cfg_path, yaml, len, s->opts.overrides,
 		s->opts.n_overrides, s->as_root, &new, errs) == -1 ||
-	    cfg_check_environment(&new, s->as_root, errs) == -1) {
-		free(yaml);
-		goto bad;
-	}
-	free(yaml);
+	    cfg_check_environment(&new, s->as_root, errs) == -1)
+		goto bad_free;
 	if (cfg_node(&new, s->self->id) == NULL) {
 		sup_add_error(errs, "%s: node %s is no longer listed",
 		    s->cfg_path, s->self->id);
-		cfg_free(&new);
-		goto bad;
+		goto bad_free;
 	}
-	if (cfg_check_node_tls(&new, s->self->id, errs) == -1) {
-		cfg_free(&new);
-		goto bad;
-	}
+	if (cfg_check_node_tls(&new, s->self->id, errs) == -1 ||
+	    sup_read_pems(&new, pem, pem_len, errs) == -1)
+		goto bad_free;
 	sup_compare_fixed(&s->cfg, &new, &n);
-	sup_compare_reloadable(&s->cfg, &new, &n);
 	if (new.log_level != s->cfg.log_level) {
 		s->cfg.log_level = new.log_level;
 		sup_set_log_level(s, sup_effective_level(s, new.log_level));
 	}
+	if (sup_compare_reloadable(s, &new, pem, pem_len, &n)) {
+		sup_apply_reload(s, yaml, len, &new, pem, pem_len);
+		yaml = NULL;
+	}
+	free(yaml);
+	sup_free_pems(pem);
 	cfg_free(&new);
 	if ((*notes = strdup(n.buf)) == NULL)
 		fatal("%s: strdup", __func__);
 	log_info("reload: done");
 	return 0;
+bad_free:
+	free(yaml);
+	sup_free_pems(pem);
+	cfg_free(&new);
 bad:
 	for (size_t i = 0; i < errs->n; i++)
 		log_warnx("reload: %s", errs->msgs[i]);

@@ -94,8 +94,10 @@ sup_kill(struct sup_child *c, int sig)
 		log_warn("kill %s (pid %d)", role_name(c->id), (int)c->pid);
 }
 
+/* MSG_SUP_CONFIG and one MSG_SUP_TLS per configured item */
 static int
-sup_push_config(struct sup *s, struct sup_child *c)
+sup_send_file(struct sup *s, struct sup_child *c, const char *yaml,
+    size_t yaml_len, char *const *pem, const size_t *pem_len)
 {
 	static const char *const tls[SUP_TLS_COUNT] = { "cert", "key", "ca" };
 	struct pbuf b;
@@ -103,7 +105,7 @@ sup_push_config(struct sup *s, struct sup_child *c)
 
 	pb_init(&b);
 	pb_add_str(&b, s->cfg_path);
-	pb_add_bytes(&b, s->yaml, s->yaml_len);
+	pb_add_bytes(&b, yaml, yaml_len);
 	pb_add_u32(&b, (uint32_t)s->opts.n_overrides);
 	for (size_t i = 0; i < s->opts.n_overrides; i++)
 		pb_add_str(&b, s->opts.overrides[i]);
@@ -111,13 +113,42 @@ sup_push_config(struct sup *s, struct sup_child *c)
 	pb_add_bool(&b, s->as_root);
 	rc |= sup_send(c, MSG_SUP_CONFIG, 0, &b);
 	for (int i = 0; i < SUP_TLS_COUNT; i++) {
-		if (s->tls_pem[i] == NULL)
+		if (pem[i] == NULL)
 			continue;
 		pb_init(&b);
 		pb_add_str(&b, tls[i]);
-		pb_add_bytes(&b, s->tls_pem[i], s->tls_len[i]);
+		pb_add_bytes(&b, pem[i], pem_len[i]);
 		rc |= sup_send(c, MSG_SUP_TLS, 0, &b);
 	}
+	return rc;
+}
+
+void
+sup_push_reload(struct sup *s, struct sup_child *c)
+{
+	struct pbuf b;
+	int rc;
+
+	if (!s->reloaded || c->state != CHILD_READY)
+		return;
+	rc = sup_send_file(s, c, s->reload_yaml, s->reload_yaml_len,
+	    s->reload_pem, s->reload_pem_len);
+	pb_init(&b);
+	rc |= sup_send(c, MSG_SUP_DONE, 0, &b);
+	if (rc != 0) {
+		log_warnx(
+		    "%s: reload push failed: killing it", role_name(c->id));
+		sup_kill(c, SIGKILL);
+	}
+}
+
+static int
+sup_push_config(struct sup *s, struct sup_child *c)
+{
+	struct pbuf b;
+	int rc;
+
+	rc = sup_send_file(s, c, s->yaml, s->yaml_len, s->tls_pem, s->tls_len);
 	pb_init(&b);
 	pb_add_str(&b, s->badge_id);
 	rc |= sup_send(c, MSG_SUP_NODE, 0, &b);
@@ -219,6 +250,8 @@ sup_recv_ready(struct sup *s, struct sup_child *c, struct pread *r)
 	c->state = CHILD_READY;
 	evtimer_del(c->ready_ev);
 	log_info("%s ready (pid %d)", role_name(c->id), (int)c->pid);
+	/* started after a reload: give it the reloaded keys too */
+	sup_push_reload(s, c);
 	if (c->id == ROLE_RAFTD) {
 		sup_start_child(s, ROLE_APID);
 		sup_start_child(s, ROLE_BLOBD);

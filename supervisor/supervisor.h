@@ -87,6 +87,16 @@ struct sup {
 	int log_level;
 	char *tls_pem[SUP_TLS_COUNT];
 	size_t tls_len[SUP_TLS_COUNT];
+	/*
+	 * the latest reloaded file: its "reload" keys go to every role that
+	 * is running or starts later; the start-up file above keeps the rest
+	 */
+	bool reloaded;
+	char *reload_yaml;
+	size_t reload_yaml_len;
+	struct cfg reload_cfg;
+	char *reload_pem[SUP_TLS_COUNT];
+	size_t reload_pem_len[SUP_TLS_COUNT];
 	char badge_id[CRYPTO_UUID_LEN + 1];
 	int listen_fd[SUP_LISTEN_COUNT];
 	int pidfile_fd;
@@ -128,6 +138,8 @@ void sup_shutdown(struct sup *, int exit_status);
 /* re-reads the configuration; errors (malloc'd lines) and notes filled */
 int sup_reload(struct sup *, struct cfg_errors *errs, char **notes);
 void sup_set_log_level(struct sup *, int level);
+/* sends the reloaded file to a ready role */
+void sup_push_reload(struct sup *, struct sup_child *);
 int sup_initial_log_level(const struct sup *);
 const char *sup_child_state_name(enum child_state);
 /* MSG_SUP_STATUS / MSG_SUP_CTL to a ready role; -1 when it is not ready */

@@ -93,7 +93,9 @@ class Node:
         self.logf = None
         self.log = os.path.join(self.dir, "insid.log")
 
-    def write_config(self, extra="", level="info"):
+    def write_config(self, extra="", level="info", values_limit=None):
+        if values_limit is not None:
+            extra += "rate_limiters:\n  values: {limit: %s}\n" % values_limit
         with open(self.config, "w") as f:
             f.write('instance_secret: "%s"\ndefault_leader: node0\n'
                     'insid_home: "%s"\ncontrol_socket: "%s"\n'
@@ -471,6 +473,33 @@ class Running(unittest.TestCase):
         n.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: "log level info" in n.text()[len(before):], 5, "SIGHUP reload")
 
+    def test_12b_reload_pushes_reloadable_keys(self):
+        n = self.node
+        before = len(n.text())
+        n.write_config(values_limit=7)
+        r = n.ctl("-j", "reload")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)["notes"],
+                         ["rate_limiters changed: sent to the roles"])
+        wait_for(lambda: re.search(r"apid\[\d+\] info: fake apid reload: values limit 7,",
+                                   n.text()[before:]), 5, "apid to get the reload")
+        # a role without a reload hook (blobd) keeps running
+        self.assertEqual(n.status()["processes"][3]["state"], "ready")
+        # an apid started later gets the reloaded keys after READY
+        old = n.roles()["apid"]
+        os.kill(old, signal.SIGKILL)
+        new = wait_for(lambda: n.roles().get("apid") not in (None, old) and
+                       n.roles().get("apid"), 10, "a new apid")
+        wait_for(lambda: "apid[%d] info: fake apid reload: values limit 7," % new
+                 in n.text(), 10, "the new apid to get the reloaded keys")
+        # the same file again changes nothing: no push
+        mark = len(n.text())
+        r = n.ctl("-j", "reload")
+        self.assertEqual(json.loads(r.stdout)["notes"], [])
+        time.sleep(0.3)
+        self.assertNotIn("fake apid reload", n.text()[mark:])
+        n.write_config()
+
     def test_12c_stalled_raftd(self):
         n = self.node
         pid = n.roles()["raftd"]
@@ -497,6 +526,7 @@ class Running(unittest.TestCase):
         wait_for(lambda: n.status()["processes"][1]["state"] == "ready", 10, "ready")
         doc = n.status()
         self.assertEqual(doc["processes"][1]["restarts"], 1)
+        self.assertEqual(doc["processes"][2]["restarts"], 1)  # test_12b killed apid
         self.assertIn("raftd (pid %d) killed by signal 9" % old, n.text())
         self.assertIn("restarting raftd in 100 ms", n.text())
 
@@ -529,12 +559,15 @@ class Running(unittest.TestCase):
 class Tls(unittest.TestCase):
     def test_tls_material_pushed(self):
         d = tempfile.mkdtemp(prefix="insid-tls-")
-        try:
-            cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+
+        def gen(cert, key):
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
                             "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=x",
                             "-addext", "subjectAltName=IP:127.0.0.1"],
                            check=True, capture_output=True)
+        try:
+            cert, key = os.path.join(d, "c.pem"), os.path.join(d, "k.pem")
+            gen(cert, key)
             n = Node(extra="tls:\n  cert: %s\n  key: %s\n" % (cert, key))
             try:
                 n.start()
@@ -543,6 +576,22 @@ class Tls(unittest.TestCase):
                 self.assertIn("raft 127.0.0.1:%d (tls)\n" % n.raft, t)
                 self.assertRegex(t, r"fake raftd: .*, tls cert key\n")
                 self.assertRegex(t, r"fake apid: .*, tls cert key\n")
+                # a renewed certificate at the same path is reloaded
+                os.rename(cert, cert + ".old")
+                gen(cert, key)
+                with open(cert, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+                r = n.ctl("-j", "reload")
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(json.loads(r.stdout)["notes"],
+                                 ["tls changed: sent to the roles"])
+                wait_for(lambda: "fake apid reload: values limit 1000, cert %s"
+                         % digest[:12] in n.text(), 5, "the new certificate in apid")
+                # an unreadable certificate: nothing changes
+                os.rename(cert, cert + ".gone")
+                r = n.ctl("reload")
+                self.assertEqual(r.returncode, 1)
+                self.assertIn(b"nothing changed", r.stderr)
             finally:
                 n.cleanup()
         finally:
