@@ -3,8 +3,10 @@
  * in ctl_proto.h).  Every request is input: bounded, validated, rejected
  * with a clear error when malformed, never fatal.  Changing commands and
  * rootkey need uid 0, or the daemon's own uid when it was not started as
- * root (SO_PEERCRED).  status is answered here with raftd's status;
- * cluster commands are relayed to raftd as MSG_SUP_CTL.
+ * root (SO_PEERCRED).  status and show node are answered here from the
+ * roles' MSG_SUP_STATUS answers; cluster commands are relayed to raftd as
+ * MSG_SUP_CTL.  A role that does not answer in time shows as null (status)
+ * or fails the request (relayed).
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
