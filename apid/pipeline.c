@@ -190,6 +190,68 @@ apid_ipc_error(struct areq *ar, int err, bool write)
 		    "internal error talking to the state machine");
 }
 
+/*
+ * Reads.
+ */
+
+static int
+read_reply_decode(const uint8_t *p, size_t len, struct read_reply *rr)
+{
+	pr_init(&rr->rest, p, len);
+	pr_get_u16(&rr->rest, &rr->status);
+	pr_get_u8(&rr->rest, &rr->consistency);
+	return rr->rest.err ? -1 : 0;
+}
+
+void
+apid_consistency_hdr(struct pbuf *h, uint8_t consistency)
+{
+	http_hdr_add(h, "X-Insidb-Consistency", "%s",
+	    consistency == READ_LINEARIZABLE ? "linearizable" : "local");
+}
+
+/* a read failed or found nothing; -1 after answering */
+int
+apid_read_check(struct areq *ar, int err, const uint8_t *p, size_t len,
+    struct read_reply *rr)
+{
+	struct cmd_result res;
+	struct pbuf h;
+
+	if (err != 0) {
+		apid_ipc_error(ar, err, false);
+		return -1;
+	}
+	if (read_reply_decode(p, len, rr) == -1)
+		fatalx("%s: malformed read result from raftd", __func__);
+	if (rr->status == ST_OK)
+		return 0;
+	if (rr->status == ST_NOT_FOUND) {
+		pb_init(&h);
+		apid_consistency_hdr(&h, rr->consistency);
+		apid_error(ar, 404, "KEY_NOT_FOUND", &h, "key not found");
+		pb_free(&h);
+		return -1;
+	}
+	memset(&res, 0, sizeof(res));
+	res.status = rr->status;
+	apid_cmd_error(ar, &res);
+	return -1;
+}
+
+void
+apid_read_send(struct areq *ar, struct read_req *q, areq_ipc_cb cb)
+{
+	struct pbuf b;
+
+	q->consistency = ar->consistency;
+	snprintf(q->scope, sizeof(q->scope), "%s", ar->id.scope);
+	pb_init(&b);
+	read_req_encode(&b, q);
+	apid_raft_call(ar, MSG_RAFT_READ, &b, APID_READ_WAIT_MS, cb);
+	pb_free(&b);
+}
+
 /* 307 to the leader's binding of the kind the request came in on */
 static void
 apid_redirect(struct areq *ar, const char *leader)

@@ -94,6 +94,21 @@ int apid_query(struct areq *, const char *name, char **val, size_t *len);
 /* IPC to raftd with a timeout; the callback always runs */
 void apid_raft_call(struct areq *, uint16_t type, const struct pbuf *,
     int timeout_ms, areq_ipc_cb);
+/* a read result: status, consistency given, then what the op returns */
+struct read_reply {
+	uint16_t status;
+	uint8_t consistency;
+	struct pread rest;
+};
+
+/* MSG_RAFT_READ in the caller's scope with the asked consistency */
+void apid_read_send(struct areq *, struct read_req *, areq_ipc_cb);
+/* 0 with rr filled when the read succeeded; -1 after answering */
+int apid_read_check(
+    struct areq *, int err, const uint8_t *, size_t, struct read_reply *rr);
+/* X-Insidb-Consistency of +C routes */
+void apid_consistency_hdr(struct pbuf *, uint8_t consistency);
+
 /* a command result other than ST_OK as HTTP */
 void apid_cmd_error(struct areq *, const struct cmd_result *);
 /* an IPC failure: writes get COMMIT_UNKNOWN on timeout */

@@ -282,57 +282,6 @@ delete_begin(struct areq *ar)
  * Reads.
  */
 
-struct read_reply {
-	uint16_t status;
-	uint8_t consistency;
-	struct pread rest;
-};
-
-static int
-read_reply_decode(const uint8_t *p, size_t len, struct read_reply *rr)
-{
-	pr_init(&rr->rest, p, len);
-	pr_get_u16(&rr->rest, &rr->status);
-	pr_get_u8(&rr->rest, &rr->consistency);
-	return rr->rest.err ? -1 : 0;
-}
-
-static void
-consistency_hdr(struct pbuf *h, uint8_t consistency)
-{
-	http_hdr_add(h, "X-Insidb-Consistency", "%s",
-	    consistency == READ_LINEARIZABLE ? "linearizable" : "local");
-}
-
-/* a read failed or found nothing; -1 after answering */
-static int
-read_check(struct areq *ar, int err, const uint8_t *p, size_t len,
-    struct read_reply *rr)
-{
-	struct cmd_result res;
-	struct pbuf h;
-
-	if (err != 0) {
-		apid_ipc_error(ar, err, false);
-		return -1;
-	}
-	if (read_reply_decode(p, len, rr) == -1)
-		fatalx("%s: malformed read result from raftd", __func__);
-	if (rr->status == ST_OK)
-		return 0;
-	if (rr->status == ST_NOT_FOUND) {
-		pb_init(&h);
-		consistency_hdr(&h, rr->consistency);
-		apid_error(ar, 404, "KEY_NOT_FOUND", &h, "key not found");
-		pb_free(&h);
-		return -1;
-	}
-	memset(&res, 0, sizeof(res));
-	res.status = rr->status;
-	apid_cmd_error(ar, &res);
-	return -1;
-}
-
 static void
 get_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 {
@@ -341,33 +290,20 @@ get_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 	struct pbuf b, h;
 	size_t vlen;
 
-	if (read_check(ar, err, p, len, &rr) == -1)
+	if (apid_read_check(ar, err, p, len, &rr) == -1)
 		return;
 	pr_get_bytes(&rr.rest, &v, &vlen);
 	if (pr_end(&rr.rest) == -1)
 		fatalx("%s: malformed get result from raftd", __func__);
 	pb_init(&b);
 	pb_init(&h);
-	consistency_hdr(&h, rr.consistency);
+	apid_consistency_hdr(&h, rr.consistency);
 	pb_add_raw(&b, "{\"data\":", 8);
 	json_put_str(&b, v, vlen);
 	pb_add_raw(&b, "}\n", 2);
 	apid_reply(ar, 200, &h, &b);
 	pb_free(&b);
 	pb_free(&h);
-}
-
-static void
-read_send(struct areq *ar, struct read_req *q, areq_ipc_cb cb)
-{
-	struct pbuf b;
-
-	q->consistency = ar->consistency;
-	snprintf(q->scope, sizeof(q->scope), "%s", ar->id.scope);
-	pb_init(&b);
-	read_req_encode(&b, q);
-	apid_raft_call(ar, MSG_RAFT_READ, &b, APID_READ_WAIT_MS, cb);
-	pb_free(&b);
 }
 
 static void
@@ -391,7 +327,7 @@ get_begin(struct areq *ar)
 		q.op = READ_KV_GET;
 		q.key = (const uint8_t *)k;
 		q.key_len = klen;
-		read_send(ar, &q, get_done);
+		apid_read_send(ar, &q, get_done);
 	}
 	free(k);
 }
@@ -405,7 +341,7 @@ iterate_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 	uint32_t i, n = 0;
 	size_t klen;
 
-	if (read_check(ar, err, p, len, &rr) == -1)
+	if (apid_read_check(ar, err, p, len, &rr) == -1)
 		return;
 	pr_get_u32(&rr.rest, &n);
 	pb_init(&b);
@@ -421,7 +357,7 @@ iterate_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 		fatalx("%s: malformed iterate result from raftd", __func__);
 	pb_add_raw(&b, "]}\n", 3);
 	pb_init(&h);
-	consistency_hdr(&h, rr.consistency);
+	apid_consistency_hdr(&h, rr.consistency);
 	apid_reply(ar, 200, &h, &b);
 	pb_free(&b);
 	pb_free(&h);
@@ -502,7 +438,7 @@ iterate_begin(struct areq *ar)
 	q.key_len = plen;
 	q.offset = (uint64_t)offset;
 	q.limit = (uint64_t)limit;
-	read_send(ar, &q, iterate_done);
+	apid_read_send(ar, &q, iterate_done);
 out:
 	free(prefix);
 }
