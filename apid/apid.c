@@ -66,6 +66,31 @@ apid_listen(struct apid *a)
 	return 0;
 }
 
+static struct cfg_net *
+nets_copy(const struct cfg_net *src, size_t n)
+{
+	struct cfg_net *dst;
+
+	if (n == 0)
+		return NULL;
+	if ((dst = calloc(n, sizeof(*dst))) == NULL)
+		fatal("%s: calloc", __func__);
+	memcpy(dst, src, n * sizeof(*dst));
+	return dst;
+}
+
+/* the filters of §9, replaced as a whole on reload */
+static void
+apid_set_filters(struct apid *a, const struct cfg *cfg)
+{
+	free(a->permitted);
+	free(a->trusted);
+	a->permitted = nets_copy(cfg->permitted_ips, cfg->n_permitted_ips);
+	a->npermitted = cfg->n_permitted_ips;
+	a->trusted = nets_copy(cfg->trusted_proxies, cfg->n_trusted_proxies);
+	a->ntrusted = cfg->n_trusted_proxies;
+}
+
 static int
 apid_start(struct role_env *env)
 {
@@ -81,6 +106,8 @@ apid_start(struct role_env *env)
 	a->max_value = (size_t)env->cfg.limits_max_value_size;
 	a->json_limit = 2 * a->max_value + 64 * 1024;
 	a->rl = rl_new(env->cfg.rate);
+	apid_set_filters(a, &env->cfg);
+	a->tls = env->tls_cert_pem != NULL && env->tls_key_pem != NULL;
 	memset(&hc, 0, sizeof(hc));
 	hc.node_id = env->node_id;
 	hc.max_conns = (size_t)env->cfg.sessions_max_connections + 4096;
@@ -150,10 +177,44 @@ apid_stop(struct role_env *env)
 	apid_stop_poll(-1, 0, a);
 }
 
+/*
+ * Reload: rate limits, permitted IPs, trusted proxies and TLS material.
+ * Turning TLS on or off needs a restart: the listeners keep their kind.
+ */
+static void
+apid_reload(struct role_env *env, const struct role_reload *rl)
+{
+	struct apid *a = env->state;
+	bool tls = rl->tls_cert_pem != NULL && rl->tls_key_pem != NULL;
+	SSL_CTX *ctx;
+	int b;
+
+	if (a == NULL || a->http == NULL)
+		return;
+	rl_set_rates(a->rl, rl->cfg.rate);
+	apid_set_filters(a, &rl->cfg);
+	if (tls != a->tls) {
+		log_warnx(
+		    "apid: turning TLS %s needs a restart", tls ? "on" : "off");
+		return;
+	}
+	for (b = BIND_PUBLIC; tls && b <= BIND_PRIVATE; b++) {
+		ctx = apid_tls_ctx(rl->tls_cert_pem, rl->tls_key_pem);
+		if (ctx == NULL) {
+			log_warnx(
+			    "apid: new TLS material unusable; kept the old");
+			return;
+		}
+		http_server_set_tls(a->http, b, ctx);
+	}
+	log_info("apid: configuration reloaded");
+}
+
 const struct role_hooks apid_hooks = {
 	.name = "apid",
 	.start = apid_start,
 	.status = apid_status,
 	.ctl = NULL,
 	.stop = apid_stop,
+	.reload = apid_reload,
 };

@@ -364,8 +364,8 @@ apid_cmd_error(struct areq *ar, const struct cmd_result *res)
 static bool
 step_ip_filter(struct areq *ar)
 {
-	const struct cfg *cfg = &ar->a->env->cfg;
 	struct http_req *req = ar->req;
+	struct apid *a = ar->a;
 	struct client_ip peer;
 	size_t xlen = 0;
 	char *xff;
@@ -376,11 +376,10 @@ step_ip_filter(struct areq *ar)
 		return false;
 	}
 	xff = http_req_header_join(req, "X-Forwarded-For", &xlen);
-	client_ip_resolve(&peer, xff, xlen, cfg->trusted_proxies,
-	    cfg->n_trusted_proxies, &ar->ip);
+	client_ip_resolve(&peer, xff, xlen, a->trusted, a->ntrusted, &ar->ip);
 	free(xff);
-	if (!client_ip_permitted(&ar->ip, cfg->permitted_ips,
-		cfg->n_permitted_ips, req->binding == BIND_PUBLIC)) {
+	if (!client_ip_permitted(&ar->ip, a->permitted, a->npermitted,
+		req->binding == BIND_PUBLIC)) {
 		apid_error(
 		    ar, 403, "FORBIDDEN", NULL, "client address not permitted");
 		return false;

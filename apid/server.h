@@ -32,6 +32,12 @@ struct apid {
 	char raft_url[256];
 	char root_key[CRYPTO_ROOT_KEY_LEN + 1];
 	struct ratelimit *rl;
+	/* reloadable copies of the configuration's filters */
+	struct cfg_net *permitted;
+	size_t npermitted;
+	struct cfg_net *trusted;
+	size_t ntrusted;
+	bool tls;
 	uint64_t ops[OPS_COUNT];
 	uint64_t requests;
 	int64_t started_ms;
