@@ -387,22 +387,30 @@ def run_user():
 
 
 class Node:
-    """one single-node cluster: node0 in its own temp dir"""
+    """one insid node; alone (a one-node cluster in its own temp dir) or a
+    member of a Cluster, which owns the dir and the shared config"""
 
     ROLES = ("raftd", "apid", "blobd")
 
     def __init__(self, tag, max_value_size=None, extra_yaml="", rate=None,
-                 permitted_ips=None, trusted_proxies=None):
-        self.name = "node0"
-        self.dir = tempfile.mkdtemp(prefix="insidb-integ-%s-" % tag)
-        os.chmod(self.dir, 0o755)
+                 permitted_ips=None, trusted_proxies=None, name="node0", cluster=None):
+        self.name = name
+        self.cluster = cluster
+        if cluster is None:
+            self.dir = tempfile.mkdtemp(prefix="insidb-integ-%s-" % tag)
+            os.chmod(self.dir, 0o755)
+            self.socket = os.path.join(self.dir, "insid.sock")
+            self.secret = "integ-secret-" + os.urandom(12).hex()
+            self.public, self.private, self.raft = free_ports(3)
+        else:
+            self.dir = cluster.dir
+            self.socket = os.path.join(self.dir, "insid-%s.sock" % name)
+            self.secret = cluster.secret
+            self.public, self.private, self.raft = cluster.ports[name]
         self.home = os.path.join(self.dir, "home")
         self.node_dir = os.path.join(self.home, self.name)
-        self.socket = os.path.join(self.dir, "insid.sock")
         self.config = os.path.join(self.dir, "insid.yaml")
-        self.secret = "integ-secret-" + os.urandom(12).hex()
         self.root_key = root_key(self.secret)
-        self.public, self.private, self.raft = free_ports(3)
         self.max_value_size = max_value_size
         self.rate = dict(rate or {})
         self.permitted_ips = permitted_ips
@@ -413,21 +421,22 @@ class Node:
         self.spawned_at = None
         self.tracked = set()        # (pid, starttime) of every process seen
         self.groups = set()         # process groups of the supervisors started
-        self.user = None
+        self.user = run_user() if os.geteuid() == 0 else None
         self.stopped_cleanly = True
         self.start_args = []        # extra insid arguments (--restore ...)
-        self._write_config(extra_yaml)
+        if cluster is None:
+            self._write_config(extra_yaml, [self])
 
-    def _write_config(self, extra_yaml):
+    def _write_config(self, extra_yaml, members):
         y = [
             "# written by the integration harness",
             'instance_secret: "%s"' % self.secret,
-            "default_leader: %s" % self.name,
+            "default_leader: %s" % members[0].name,
             'insid_home: "%s"' % self.home,
-            'control_socket: "%s"' % self.socket,
+            'control_socket: "%s"' % (self.socket if len(members) == 1 else
+                                      os.path.join(self.dir, "insid-{node}.sock")),
         ]
-        if os.geteuid() == 0:
-            self.user = run_user()
+        if self.user is not None:
             y.append("user: %s" % self.user[0])
         y.append("rate_limiters:")
         for cat in ("values", "cache", "events", "system", "default"):
@@ -441,13 +450,14 @@ class Node:
             y += ["limits:", "  max_value_size: %s" % self.max_value_size]
         if extra_yaml:
             y.append(extra_yaml.rstrip("\n"))
-        y += [
-            "nodes:",
-            "  %s:" % self.name,
-            '    public_binding: "127.0.0.1:%d"' % self.public,
-            '    private_binding: "127.0.0.1:%d"' % self.private,
-            '    raft_binding: "127.0.0.1:%d"' % self.raft,
-        ]
+        y.append("nodes:")
+        for m in members:
+            y += [
+                "  %s:" % m.name,
+                '    public_binding: "127.0.0.1:%d"' % m.public,
+                '    private_binding: "127.0.0.1:%d"' % m.private,
+                '    raft_binding: "127.0.0.1:%d"' % m.raft,
+            ]
         with open(self.config, "w") as f:
             f.write("\n".join(y) + "\n")
         os.chmod(self.config, 0o640)
@@ -457,7 +467,7 @@ class Node:
     def start(self, wait=True):
         assert self.proc is None or self.proc.poll() is not None
         self.starts += 1
-        self.log_path = os.path.join(self.dir, "insid-%d.log" % self.starts)
+        self.log_path = os.path.join(self.dir, "insid-%s-%d.log" % (self.name, self.starts))
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [INSID, "-d", "-f", self.config, "-N", self.name] + self.start_args,
@@ -490,17 +500,23 @@ class Node:
             raise Abort("insid exited with status %d; log:\n%s"
                         % (rc, self.log_tail()))
 
-    def wait_ready(self, timeout=30):
-        """the node answers ping as the leader of its one-node cluster"""
+    def wait_ready(self, timeout=30, leader=None):
+        """the node answers ping and names the leader (by default itself
+        when alone, any node in a cluster)"""
+        if leader is None and self.cluster is None:
+            leader = self.name
+
         def ready():
             self._check_running()
             self.roles()    # tracks the role pids as soon as they exist
             r = self.request("GET", "ping")
             if r.status != 200:
                 return False
-            return r.json().get("leader") == self.name
+            got = r.json().get("leader")
+            return got == leader if leader is not None else bool(got)
         try:
-            wait_for(ready, timeout, "node0 to answer ping as leader")
+            wait_for(ready, timeout, "%s to answer ping with leader %s"
+                     % (self.name, leader or "(any)"))
         except AssertionError as e:
             raise AssertionError("%s; log:\n%s" % (e, self.log_tail()))
 
@@ -542,13 +558,20 @@ class Node:
             st = proc_stat(pid)
             if not cmd or st is None or not alive(pid):
                 continue
-            if any(self.dir in a for a in cmd):
+            if self._is_mine(cmd):
                 left.add(pid)
             elif st[2] in self.groups and (role_of(cmd) is not None or
                                            any(os.path.basename(a) == insid
                                                for a in cmd[:2])):
                 left.add(pid)
         return sorted(left)
+
+    def _is_mine(self, cmd):
+        if self.cluster is None:
+            return any(self.dir in a for a in cmd)
+        # members share the dir: a supervisor of this node names it with -N
+        return self.config in cmd and "-N" in cmd and \
+            cmd.index("-N") + 1 < len(cmd) and cmd[cmd.index("-N") + 1] == self.name
 
     def wait_gone(self, timeout=15):
         try:
@@ -592,7 +615,7 @@ class Node:
     def cleanup(self, keep=False):
         left = self.reap_all()
         LIVE_NODES.discard(self)
-        if not (keep or KEEP_DIRS):
+        if self.cluster is None and not (keep or KEEP_DIRS):
             shutil.rmtree(self.dir, ignore_errors=True)
         return left
 
@@ -623,6 +646,62 @@ class Node:
             cmd += ["-f", self.config, "-N", self.name]
         cmd += list(args)
         return run_bounded(cmd, timeout)
+
+
+class Cluster:
+    """n nodes node0..node<n-1> of one config file in one temp dir; node0
+    is the default leader"""
+
+    def __init__(self, tag, n, **options):
+        self.dir = tempfile.mkdtemp(prefix="insidb-integ-%s-" % tag)
+        os.chmod(self.dir, 0o755)
+        self.secret = "integ-secret-" + os.urandom(12).hex()
+        ports = free_ports(3 * n)
+        names = ["node%d" % i for i in range(n)]
+        self.ports = {nm: tuple(ports[3 * i:3 * i + 3]) for i, nm in enumerate(names)}
+        self.nodes = [Node(tag, name=nm, cluster=self, **options) for nm in names]
+        extra = options.get("extra_yaml", "")
+        self.nodes[0]._write_config(extra, self.nodes)
+        self.by_name = {m.name: m for m in self.nodes}
+
+    def start(self, timeout=60):
+        for m in self.nodes:
+            m.start(wait=False)
+        for m in self.nodes:
+            m.wait_ready(timeout)
+        return self.wait_leader(timeout)
+
+    def running(self):
+        return [m for m in self.nodes if m.proc is not None and m.proc.poll() is None]
+
+    def wait_leader(self, timeout=30, exclude=()):
+        """the leader every running node agrees on (not one of exclude)"""
+        def agreed():
+            names = set()
+            for m in self.running():
+                r = m.request("GET", "ping")
+                if r.status != 200:
+                    return None
+                names.add(r.json().get("leader"))
+            if len(names) == 1:
+                name = names.pop()
+                if name and name not in exclude and name in self.by_name and \
+                        self.by_name[name] in self.running():
+                    return self.by_name[name]
+            return None
+        try:
+            return wait_for(agreed, timeout, "the running nodes to agree on a leader")
+        except AssertionError as e:
+            raise AssertionError("%s; logs:\n%s" % (e, "\n".join(
+                "--- %s\n%s" % (m.name, m.log_tail(15)) for m in self.nodes)))
+
+    def cleanup(self):
+        left = []
+        for m in self.nodes:
+            left += m.cleanup()
+        if not KEEP_DIRS:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return left
 
 
 # --- test base ----------------------------------------------------------
