@@ -735,6 +735,9 @@ class NodeTestCase(unittest.TestCase):
         if left:
             raise AssertionError("processes left running after stop (killed): %s"
                                  % left)
+        if not cls.node.stopped_cleanly:
+            raise AssertionError("the supervisor did not exit within 20 s of SIGTERM "
+                                 "(killed); log:\n%s" % cls.node.log_tail())
 
     # -- request shortcuts --
 

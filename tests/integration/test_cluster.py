@@ -29,6 +29,9 @@ class Cluster3(harness.NodeTestCase):
     @classmethod
     def tearDownClass(cls):
         left = cls.cluster.cleanup()
+        slow = [m.name for m in cls.cluster.nodes if not m.stopped_cleanly]
+        if slow:
+            raise AssertionError("no exit within 20 s of SIGTERM (killed): %s" % slow)
         if left:
             raise AssertionError("processes left running after stop (killed): %s" % left)
 
