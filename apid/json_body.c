@@ -316,6 +316,9 @@ jb_pair(struct jb_parser *ps, int depth, struct jb_name **names, size_t *n,
 		return jb_fail(ps, "expected a member name");
 	if (jb_string_lit(ps, &m.name, &m.name_len) == -1)
 		return -1;
+	/* bounds the memory one body can make us spend on bookkeeping */
+	if (*n >= JB_MEMBERS_MAX)
+		return jb_fail(ps, "too many members in one object");
 	if (jb_push_name(names, n, cap, m.name, m.name_len) == -1)
 		return jb_fail(ps, "out of memory");
 	jb_ws(ps);

@@ -1,8 +1,9 @@
 /*
  * Strict decoder for JSON request bodies (API.md §2.5): exactly one object,
  * nothing after it but whitespace, no duplicate member names at any depth,
- * valid UTF-8, bounded nesting.  Top-level members are kept with their
- * decoded string or integer; nested values only as raw text spans.
+ * valid UTF-8, bounded nesting and at most JB_MEMBERS_MAX members per
+ * object.  Top-level members are kept with their decoded string or
+ * integer; nested values only as raw text spans.
  */
 #ifndef APID_JSON_BODY_H
 #define APID_JSON_BODY_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 
 #define JB_DEPTH_MAX 64
+#define JB_MEMBERS_MAX 10000
 #define JB_ERR_MAX 160
 
 enum jb_type {

@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -299,6 +300,40 @@ START_TEST(json_depth)
 	buf[n++] = '}';
 	ck_assert_int_eq(jb_parse(&d, buf, n), -1);
 	jb_free(&d);
+}
+END_TEST
+
+static char *
+members_body(int n)
+{
+	char *buf = malloc((size_t)n * 16 + 8);
+	size_t off = 0;
+	int i;
+
+	ck_assert_ptr_nonnull(buf);
+	buf[off++] = '{';
+	for (i = 0; i < n; i++)
+		off += (size_t)sprintf(
+		    buf + off, "%s\"m%d\":%d", i ? "," : "", i, i);
+	buf[off++] = '}';
+	buf[off] = '\0';
+	return buf;
+}
+
+START_TEST(json_member_bound)
+{
+	struct jb_doc d;
+	char *body;
+
+	body = members_body(JB_MEMBERS_MAX);
+	ck_assert_int_eq(jp(&d, body), 0);
+	ck_assert_uint_eq(d.n, JB_MEMBERS_MAX);
+	jb_free(&d);
+	free(body);
+	body = members_body(JB_MEMBERS_MAX + 1);
+	ck_assert_int_eq(jp(&d, body), -1);
+	jb_free(&d);
+	free(body);
 }
 END_TEST
 
@@ -671,6 +706,7 @@ http_suite(void)
 	tcase_add_test(tc, json_utf8);
 	tcase_add_test(tc, json_numbers);
 	tcase_add_test(tc, json_depth);
+	tcase_add_test(tc, json_member_bound);
 	tcase_add_test(tc, bearer_prefix);
 	tcase_add_test(tc, routes_table);
 	tcase_add_test(tc, routes_lookup);
