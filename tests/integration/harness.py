@@ -424,8 +424,16 @@ class Node:
         self.user = run_user() if os.geteuid() == 0 else None
         self.stopped_cleanly = True
         self.start_args = []        # extra insid arguments (--restore ...)
+        self.extra_yaml = extra_yaml
         if cluster is None:
             self._write_config(extra_yaml, [self])
+
+    def repick_ports(self):
+        """new free ports (another process took one of ours before insid
+        could bind it); alone only, before any data exists"""
+        assert self.cluster is None
+        self.public, self.private, self.raft = free_ports(3)
+        self._write_config(self.extra_yaml, [self])
 
     def _write_config(self, extra_yaml, members):
         y = [
@@ -724,7 +732,16 @@ class NodeTestCase(unittest.TestCase):
                         **cls.node_options)
         if cls.start_node:
             try:
-                cls.node.start()
+                try:
+                    cls.node.start()
+                except Abort as e:
+                    # a port taken between picking and binding: once more
+                    if "in use" not in str(e).lower():
+                        raise
+                    cls.node.reap_all()
+                    shutil.rmtree(cls.node.home, ignore_errors=True)
+                    cls.node.repick_ports()
+                    cls.node.start()
             except BaseException:
                 cls.node.cleanup()
                 raise
