@@ -120,6 +120,7 @@ apid_start(struct role_env *env)
 	role_url(env, "raftd.api", a->raft_url, sizeof(a->raft_url));
 	a->raft_retry = evtimer_new(env->base, apid_raft_retry_cb, a);
 	apid_raft_dial(a);
+	apid_leader_start(a);
 	log_info("apid: serving%s", env->tls_cert_pem ? " over TLS" : "");
 	return 0;
 }

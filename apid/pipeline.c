@@ -494,6 +494,26 @@ step_key_type(struct areq *ar)
 	return false;
 }
 
+/* §4: leader-only routes on a node that does not lead */
+static bool
+step_leader(struct areq *ar)
+{
+	const char *leader = NULL;
+
+	if (!ar->route->leader)
+		return true;
+	switch (apid_leader_check(ar->a, &leader)) {
+	case LEADER_OTHER:
+		apid_redirect(ar, leader);
+		return false;
+	case LEADER_NONE:
+		apid_retry_error(ar, "NO_LEADER", "no leader known");
+		return false;
+	default:
+		return true;
+	}
+}
+
 static apid_handler
 handler_for(enum route_id id)
 {
@@ -529,8 +549,8 @@ apid_on_head(struct http_req *req, void *arg)
 	if (!step_rate_limit(ar) || !step_authenticate(ar) ||
 	    !step_key_type(ar))
 		return;
-	/* leader routing: a single node always leads; raftd answers
-	 * ST_NOT_LEADER otherwise and the write is redirected then */
+	if (!step_leader(ar))
+		return;
 	if ((h = handler_for(ar->route->id)) == NULL) {
 		apid_error(ar, 501, "NOT_IMPLEMENTED", NULL,
 		    "%.*s is not implemented yet", (int)req->path_len,

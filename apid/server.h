@@ -38,6 +38,11 @@ struct apid {
 	struct cfg_net *trusted;
 	size_t ntrusted;
 	bool tls;
+	/* leader as raftd last said (leader.c) */
+	char leader[CFG_ID_MAX + 1];
+	int64_t leader_at_ms; /* 0: never heard */
+	bool leader_polling;
+	struct event *leader_timer;
 	uint64_t ops[OPS_COUNT];
 	uint64_t requests;
 	int64_t started_ms;
@@ -96,6 +101,18 @@ void apid_read_json(struct areq *, void (*done)(struct areq *), bool empty_ok);
 int apid_query_consistency(struct areq *);
 /* 1 found, 0 absent, -1 after answering 400 */
 int apid_query(struct areq *, const char *name, char **val, size_t *len);
+
+enum leader_verdict {
+	LEADER_ASK_RAFT = 0, /* nothing fresh known: raftd decides */
+	LEADER_SELF,
+	LEADER_OTHER, /* *leader set */
+	LEADER_NONE, /* no leader known */
+};
+
+void apid_leader_start(struct apid *);
+enum leader_verdict apid_leader_check(struct apid *, const char **leader);
+/* the "leader" member of raftd's status reply, "" when absent */
+void apid_status_leader(const uint8_t *, size_t, char *out, size_t outlen);
 
 /* IPC to raftd with a timeout; the callback always runs */
 void apid_raft_call(struct areq *, uint16_t type, const struct pbuf *,

@@ -5,38 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "apid/http_parse.h"
 #include "apid/server.h"
 #include "common/log.h"
 #include "proto/msg.h"
-
-/* the leader id out of raftd's status JSON, "" when unknown */
-static void
-status_leader(const uint8_t *p, size_t len, char *out, size_t outlen)
-{
-	struct json_tokener *tok;
-	struct json_object *o, *l;
-	struct pread r;
-	const uint8_t *s;
-	size_t slen;
-
-	out[0] = '\0';
-	pr_init(&r, p, len);
-	if (pr_get_bytes(&r, &s, &slen) == -1)
-		return;
-	if ((tok = json_tokener_new()) == NULL)
-		return;
-	o = json_tokener_parse_ex(tok, (const char *)s, (int)slen);
-	json_tokener_free(tok);
-	if (o == NULL)
-		return;
-	if (json_object_object_get_ex(o, "leader", &l) &&
-	    json_object_is_type(l, json_type_string))
-		snprintf(out, outlen, "%s", json_object_get_string(l));
-	json_object_put(o);
-}
 
 static void
 ping_done(struct areq *ar, int err, const uint8_t *p, size_t len)
@@ -46,7 +18,7 @@ ping_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 	struct pbuf b;
 
 	if (err == 0)
-		status_leader(p, len, leader, sizeof(leader));
+		apid_status_leader(p, len, leader, sizeof(leader));
 	http_format_uptime(
 	    (http_now_ms() - a->started_ms) / 1000, uptime, sizeof(uptime));
 	pb_init(&b);
