@@ -204,6 +204,28 @@ raft_free(struct raft *r)
 	free(r);
 }
 
+/* cheap structural invariants, checked after every entry point */
+static void
+invariants(const struct raft *r)
+{
+	uint64_t last = rl_last(&r->log);
+
+	RAFT_ASSERT(r->commit <= last);
+	RAFT_ASSERT(r->applied <= r->commit || r->batch_out);
+	RAFT_ASSERT(r->stable <= last);
+	RAFT_ASSERT(r->log.base <= r->snap.index || r->snap.index == 0);
+	RAFT_ASSERT(r->snap.index <= r->commit);
+	RAFT_ASSERT(r->unstable <= last + 1);
+	RAFT_ASSERT(r->vote == 0 || r->term > 0);
+	RAFT_ASSERT(r->config.n <= RAFT_MAX_NODES);
+	RAFT_ASSERT(r->config_index <= last);
+	RAFT_ASSERT(r->n_reads <= RAFT_MAX_READS);
+	RAFT_ASSERT(r->role != RAFT_LEADER || r->leader == r->id);
+	RAFT_ASSERT(r->role != RAFT_CANDIDATE || r->vote == r->id);
+	RAFT_ASSERT(r->role == RAFT_LEADER || r->n_reads == 0);
+	RAFT_ASSERT(rl_term(&r->log, last) <= r->term);
+}
+
 void
 raft_tick(struct raft *r)
 {
@@ -219,6 +241,7 @@ raft_tick(struct raft *r)
 		raft_campaign(r, true, false);
 	else if (r->election_elapsed >= r->timeout)
 		r->election_elapsed = 0;
+	invariants(r);
 }
 
 static bool
@@ -247,18 +270,18 @@ msg_valid(const struct raft *r, const struct raft_msg *m)
 int
 raft_step(struct raft *r, const struct raft_msg *m)
 {
+	int rc = RAFT_OK;
+
 	if (!msg_valid(r, m))
 		return RAFT_EINVAL;
-	if (raft_step_term(r, m) != RAFT_OK)
-		return RAFT_OK;
-	switch (m->type) {
-	case RAFT_MSG_VOTE:
-	case RAFT_MSG_PREVOTE:
-		raft_recv_vote(r, m);
-		return RAFT_OK;
-	default:
-		return r->step(r, m);
+	if (raft_step_term(r, m) == 0) {
+		if (m->type == RAFT_MSG_VOTE || m->type == RAFT_MSG_PREVOTE)
+			raft_recv_vote(r, m);
+		else
+			rc = r->step(r, m);
 	}
+	invariants(r);
+	return rc;
 }
 
 /* queue a message for the next batch; takes over m's pointers */
@@ -500,6 +523,7 @@ raft_advance(struct raft *r, struct raft_ready *rd)
 		raft_maybe_commit(r);
 		raft_reads_advance(r);
 	}
+	invariants(r);
 }
 
 void

@@ -318,7 +318,8 @@ recv_snapshot_resp(
 		p->snap_offset = 0;
 	} else if (m->reject) {
 		p->snap_offset = 0;
-	} else if (m->offset > p->snap_offset) {
+	} else if (m->offset <= r->snap_len) {
+		/* the follower says what it holds: a crash may have lost it */
 		p->snap_offset = m->offset;
 	} else {
 		return;

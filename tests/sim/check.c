@@ -9,7 +9,8 @@
  *  - leader completeness: a new leader holds every entry committed so far
  *  - state machine safety: every node applies the same entry at an index,
  *    in order, and only entries it knows committed (§5.4)
- *  - the commit index of a running node never goes back
+ *  - the commit index of a running node never goes back, and a leader's
+ *    moves only onto an entry of its own term (§5.4.2)
  *  - an acknowledged write is applied everywhere (checked at the end)
  *  - linearizable reads: a read returns a value at least as new as every
  *    write acknowledged before the read started
@@ -146,6 +147,18 @@ check_commit(struct sim *s, struct node *n)
 {
 	struct checker *c = s->chk;
 	uint64_t commit = raft_commit(n->r), i, t;
+
+	/* §5.4.2: a leader's commit index moves only onto its own term */
+	if (raft_role(n->r) == RAFT_LEADER && n->seen_role == RAFT_LEADER &&
+	    commit > n->seen_commit &&
+	    raft_term_at(n->r, commit) != raft_term(n->r))
+		sim_fail(s,
+		    "commit rule: leader %llu term %llu committed "
+		    "index %llu of term %llu by counting replicas",
+		    (unsigned long long)n->id,
+		    (unsigned long long)raft_term(n->r),
+		    (unsigned long long)commit,
+		    (unsigned long long)raft_term_at(n->r, commit));
 
 	if (commit < n->seen_commit)
 		sim_fail(s, "commit index of node %llu went back: %llu -> %llu",

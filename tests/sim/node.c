@@ -309,11 +309,27 @@ durable_work(const struct raft_ready *rd)
 	    rd->n_entries > 0 || rd->compact_index > 0;
 }
 
+/* the client of a proposal whose entry was overwritten learns it failed */
+static void
+prune_proposals(struct node *n)
+{
+	uint32_t k;
+
+	for (k = 0; k < n->n_props;) {
+		if (raft_term_at(n->r, n->props[k].index) != n->props[k].term)
+			n->props[k] = n->props[--n->n_props];
+		else
+			k++;
+	}
+}
+
 void
 node_pump(struct sim *s, struct node *n)
 {
 	uint32_t bound = 64;
 
+	if (n->up)
+		prune_proposals(n);
 	while (n->up && !n->writing && !s->violated && bound-- > 0) {
 		if (!raft_ready(n->r, &n->rd))
 			return;

@@ -17,10 +17,10 @@
 
 #include "sim.h"
 
-#define SAFETY_TICKS 400
+#define SAFETY_TICKS 1500
 #define LIVENESS_TICKS 600
 #define LIVENESS_WRITES 5
-#define RING_LINES 80
+#define RING_LINES 200
 
 static jmp_buf assert_jmp;
 static struct sim *assert_sim;
@@ -137,11 +137,13 @@ draw_params(struct sim *s)
 	p->loss_pct = sim_below(s, 3) == 0 ? 0 : sim_below(s, 20);
 	p->dup_pct = sim_below(s, 10);
 	p->partition_pct = sim_below(s, 40);
-	p->crash_pm = sim_below(s, 25);
+	p->crash_pm =
+	    sim_below(s, 3) == 0 ? sim_below(s, 80) : sim_below(s, 20);
+	p->restart_ms_max = 50 + sim_below(s, 1500);
 	p->propose_pct = 10 + sim_below(s, 80);
 	p->read_pct = sim_below(s, 60);
 	p->change_pm = sim_below(s, 30);
-	p->transfer_pm = sim_below(s, 15);
+	p->transfer_pm = sim_below(s, 30);
 	p->snapshot_every = 4 + sim_below(s, 60);
 	p->trailing = sim_below(s, 20);
 	p->lease = sim_below(s, 2);
@@ -149,7 +151,8 @@ draw_params(struct sim *s)
 	raft_options_default(&s->opt);
 	s->opt.election_ticks = 10;
 	s->opt.heartbeat_ticks = 1 + sim_below(s, 3);
-	s->opt.max_batch_entries = 1 + sim_below(s, 16);
+	s->opt.max_batch_entries =
+	    sim_below(s, 3) == 0 ? 1 : 1 + sim_below(s, 16);
 	s->opt.max_inflight = 1 + sim_below(s, 8);
 	s->opt.max_uncommitted = 256;
 	s->opt.snapshot_chunk_bytes = p->chunk_bytes;
@@ -214,13 +217,79 @@ sim_destroy(struct sim *s)
 static void
 hash_node(struct sim *s, struct node *n)
 {
+	static const char *roles[] = { "follower", "precandidate", "candidate",
+		"leader" };
+
 	sim_hash(s, n->id);
 	if (!n->up)
 		return;
+	if (raft_role(n->r) != n->trace_role ||
+	    raft_term(n->r) != n->trace_term) {
+		n->trace_role = raft_role(n->r);
+		n->trace_term = raft_term(n->r);
+		sim_trace(s, "node %llu is %s in term %llu",
+		    (unsigned long long)n->id, roles[n->trace_role],
+		    (unsigned long long)n->trace_term);
+	}
 	sim_hash(s, raft_term(n->r));
 	sim_hash(s, raft_commit(n->r));
 	sim_hash(s, raft_last_index(n->r));
 	sim_hash(s, (uint64_t)raft_role(n->r));
+}
+
+static void
+trace_msg(struct sim *s, const struct raft_msg *m)
+{
+	char what[128];
+
+	if (!s->trace)
+		return;
+	switch (m->type) {
+	case RAFT_MSG_APPEND:
+		snprintf(what, sizeof(what),
+		    "prev %llu/%llu entries %u commit "
+		    "%llu",
+		    (unsigned long long)m->prev_index,
+		    (unsigned long long)m->prev_term, m->n_entries,
+		    (unsigned long long)m->commit);
+		break;
+	case RAFT_MSG_APPEND_RESP:
+		snprintf(what, sizeof(what), "%s index %llu hint %llu/%llu",
+		    m->reject ? "reject" : "ok", (unsigned long long)m->index,
+		    (unsigned long long)m->hint_index,
+		    (unsigned long long)m->hint_term);
+		break;
+	case RAFT_MSG_VOTE:
+	case RAFT_MSG_PREVOTE:
+		snprintf(what, sizeof(what), "last %llu/%llu%s",
+		    (unsigned long long)m->index,
+		    (unsigned long long)m->log_term, m->force ? " force" : "");
+		break;
+	case RAFT_MSG_HEARTBEAT:
+		snprintf(what, sizeof(what), "commit %llu seq %llu",
+		    (unsigned long long)m->commit, (unsigned long long)m->seq);
+		break;
+	case RAFT_MSG_HEARTBEAT_RESP:
+		snprintf(what, sizeof(what), "seq %llu last %llu",
+		    (unsigned long long)m->seq, (unsigned long long)m->index);
+		break;
+	case RAFT_MSG_SNAPSHOT:
+	case RAFT_MSG_SNAPSHOT_RESP:
+		snprintf(what, sizeof(what),
+		    "%s%llu/%llu offset %llu len %u "
+		    "total %llu",
+		    m->reject ? "reject " : "",
+		    (unsigned long long)m->snap.index,
+		    (unsigned long long)m->snap.term,
+		    (unsigned long long)m->offset, m->len,
+		    (unsigned long long)m->total);
+		break;
+	default:
+		snprintf(what, sizeof(what), "%s", m->reject ? "reject" : "");
+	}
+	sim_trace(s, "%llu -> %llu %s term %llu %s",
+	    (unsigned long long)m->from, (unsigned long long)m->to,
+	    raft_msg_name(m->type), (unsigned long long)m->term, what);
 }
 
 static void
@@ -231,15 +300,7 @@ deliver(struct sim *s, struct event *e)
 	sim_hash(s, ((uint64_t)e->m.type << 32) | e->m.from);
 	sim_hash(s, e->m.term ^ (e->m.index << 20) ^ e->m.prev_index);
 	if (n->up) {
-		sim_trace(s,
-		    "%llu -> %llu %s term %llu idx %llu prev %llu/%llu "
-		    "n %u commit %llu rej %u",
-		    (unsigned long long)e->m.from, (unsigned long long)e->m.to,
-		    raft_msg_name(e->m.type), (unsigned long long)e->m.term,
-		    (unsigned long long)e->m.index,
-		    (unsigned long long)e->m.prev_index,
-		    (unsigned long long)e->m.prev_term, e->m.n_entries,
-		    (unsigned long long)e->m.commit, e->m.reject);
+		trace_msg(s, &e->m);
 		raft_step(n->r, &e->m);
 		node_pump(s, n);
 		hash_node(s, n);
@@ -266,7 +327,7 @@ run_event(struct sim *s, struct event *e)
 		}
 		break;
 	case EV_RESTART:
-		if (!n->up && n->exists) {
+		if (!n->up && n->exists && e->incarnation == n->incarnation) {
 			node_restart(s, n);
 			node_pump(s, n);
 		}
@@ -291,6 +352,19 @@ find_leader(struct sim *s)
 	return best;
 }
 
+/* any node that believes it leads, stale ones included */
+static struct node *
+random_leader(struct sim *s)
+{
+	struct node *cand[SIM_MAX_IDS];
+	uint32_t i, n = 0;
+
+	for (i = 1; i <= SIM_MAX_IDS; i++)
+		if (s->nodes[i].up && raft_role(s->nodes[i].r) == RAFT_LEADER)
+			cand[n++] = &s->nodes[i];
+	return n == 0 ? NULL : cand[sim_below(s, n)];
+}
+
 static struct node *
 random_up(struct sim *s)
 {
@@ -313,6 +387,9 @@ fault_partition(struct sim *s)
 
 	memset(s->cut, 0, sizeof(s->cut));
 	victim = 1 + sim_below(s, SIM_MAX_IDS);
+	/* cutting off the leader is the case that matters most */
+	if (find_leader(s) != NULL && sim_below(s, 2) == 0)
+		victim = (uint32_t)find_leader(s)->id;
 	for (a = 1; a <= SIM_MAX_IDS; a++)
 		group[a] = sim_below(s, 2);
 	for (a = 1; a <= SIM_MAX_IDS; a++)
@@ -330,12 +407,18 @@ fault_partition(struct sim *s)
 static void
 fault_crash(struct sim *s)
 {
-	struct node *n = random_up(s);
+	struct node *n = random_up(s), *l = find_leader(s);
 
+	/* leaders crashing right after appending make the hard cases */
+	if (l != NULL && sim_below(s, 2) == 0)
+		n = l;
 	if (n == NULL)
 		return;
 	node_crash(s, n);
-	net_schedule(s, EV_RESTART, n->id, 20 + sim_below(s, 1500));
+	/* quick restarts land in the middle of the same election */
+	net_schedule(s, EV_RESTART, n->id,
+	    sim_below(s, 2) == 0 ? 10 + sim_below(s, 100)
+				 : 20 + sim_below(s, s->p.restart_ms_max));
 }
 
 static uint64_t
@@ -388,14 +471,26 @@ fault_transfer(struct sim *s, struct node *l)
 	uint64_t id = c->servers[sim_below(s, c->n)].id;
 	int rc = raft_transfer(l->r, id);
 
+	uint32_t a;
+
 	sim_trace(s, "transfer %llu -> %llu: %s", (unsigned long long)l->id,
 	    (unsigned long long)id, raft_strerror(rc));
+	if (rc != RAFT_OK || sim_below(s, 2) != 0)
+		return;
+	/* the old leader cut off right after TimeoutNow: it still believes
+	 * it leads while the target takes over */
+	for (a = 1; a <= SIM_MAX_IDS; a++) {
+		s->cut[a][l->id] = true;
+		s->cut[l->id][a] = a != id;
+	}
+	sim_trace(
+	    s, "network: old leader %llu isolated", (unsigned long long)l->id);
 }
 
 static void
-client_ops(struct sim *s, struct node *l)
+client_ops(struct sim *s)
 {
-	struct node *n;
+	struct node *n, *l = random_leader(s);
 
 	if (!s->liveness && sim_pct(s, s->p.propose_pct)) {
 		n = l != NULL && sim_below(s, 4) != 0 ? l : random_up(s);
@@ -432,7 +527,7 @@ tick(struct sim *s)
 		if (l != NULL && sim_pm(s, s->p.transfer_pm))
 			fault_transfer(s, l);
 	}
-	client_ops(s, find_leader(s));
+	client_ops(s);
 	for (i = 1; i <= SIM_MAX_IDS; i++) {
 		node_pump(s, &s->nodes[i]);
 		hash_node(s, &s->nodes[i]);
@@ -463,11 +558,41 @@ run_until(struct sim *s, uint64_t ticks, bool (*done)(struct sim *))
 	}
 }
 
-/* the config in force at the leader: its members must all be up */
+/* the latest configuration, and whether some node knows it committed */
+static const struct raft_config *
+latest_config(struct sim *s, bool *committed)
+{
+	const struct raft_config *c = NULL;
+	uint64_t ci = 0, commit = 0;
+	uint32_t i;
+
+	for (i = 1; i <= SIM_MAX_IDS; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (!n->up)
+			continue;
+		if (c == NULL || raft_config_index(n->r) > ci) {
+			c = raft_config(n->r);
+			ci = raft_config_index(n->r);
+		}
+		if (raft_commit(n->r) > commit)
+			commit = raft_commit(n->r);
+	}
+	*committed = c != NULL && commit >= ci;
+	return c;
+}
+
+/*
+ * heal the network and restart everyone, then keep a minority of the
+ * voters down when the configuration is settled: a majority must do
+ */
 static void
 heal(struct sim *s)
 {
-	uint32_t i;
+	const struct raft_config *c;
+	uint64_t down[SIM_MAX_MEMBERS];
+	uint32_t i, k, n_down = 0, voters;
+	bool committed;
 
 	s->liveness = true;
 	memset(s->cut, 0, sizeof(s->cut));
@@ -478,7 +603,19 @@ heal(struct sim *s)
 			node_restart(s, &s->nodes[i]);
 			node_pump(s, &s->nodes[i]);
 		}
-	sim_trace(s, "liveness phase: network healed, all nodes up");
+	c = latest_config(s, &committed);
+	if (c != NULL && committed) {
+		voters = raft_config_voters(c);
+		k = sim_below(s, (voters - 1) / 2 + 1);
+		for (i = 0; i < c->n && n_down < k; i++)
+			if (c->servers[i].role == RAFT_VOTER &&
+			    sim_below(s, 2) == 0)
+				down[n_down++] = c->servers[i].id;
+		for (i = 0; i < n_down; i++)
+			node_crash(s, &s->nodes[down[i]]);
+	}
+	sim_trace(
+	    s, "liveness phase: network healed, %u voters kept down", n_down);
 }
 
 static bool
@@ -499,8 +636,9 @@ converged(struct sim *s)
 	c = raft_config(l->r);
 	for (i = 0; i < c->n; i++) {
 		n = &s->nodes[c->servers[i].id];
-		if (!n->up || n->sm.applied != raft_commit(l->r) ||
-		    raft_commit(n->r) != raft_commit(l->r))
+		if (n->up &&
+		    (n->sm.applied != raft_commit(l->r) ||
+			raft_commit(n->r) != raft_commit(l->r)))
 			return false;
 	}
 	return raft_commit(l->r) == raft_last_index(l->r);
@@ -558,6 +696,16 @@ final_checks(struct sim *s)
 	c = raft_config(l->r);
 	for (i = 0; i < c->n; i++) {
 		n = &s->nodes[c->servers[i].id];
+		if (!n->up)
+			continue;
+		for (k = 0; k < n->n_props; k++)
+			if (raft_term_at(n->r, n->props[k].index) ==
+			    n->props[k].term)
+				sim_fail(s,
+				    "proposal %llu at node %llu neither "
+				    "committed nor dropped",
+				    (unsigned long long)n->props[k].wid,
+				    (unsigned long long)n->id);
 		for (k = 0; k < SIM_KEYS; k++)
 			if (n->sm.widx[k] < check_max_acked_widx(s, k))
 				sim_fail(s,
@@ -635,6 +783,7 @@ main(int argc, char **argv)
 	uint64_t seeds = 100, from = 1, i, total_hash = 0, commits = 0;
 	uint64_t reads = 0, steps = 0, failures = 0;
 	bool trace = false, twice = false, expect = false, verbose = false;
+	bool keep_going = false;
 	struct result res, res2;
 	int a;
 
@@ -652,6 +801,8 @@ main(int argc, char **argv)
 			twice = true;
 		else if (!strcmp(argv[a], "--expect-violation"))
 			expect = true;
+		else if (!strcmp(argv[a], "--keep-going"))
+			keep_going = true;
 		else if (!strcmp(argv[a], "-v"))
 			verbose = true;
 		else
@@ -688,6 +839,8 @@ main(int argc, char **argv)
 		failures++;
 		printf("VIOLATION seed=%llu: %s\n", (unsigned long long)i,
 		    res.msg);
+		if (keep_going)
+			continue;
 		printf("replay: %s --seed %llu --trace\n", argv[0],
 		    (unsigned long long)i);
 		if (!trace) {

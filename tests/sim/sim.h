@@ -74,6 +74,8 @@ struct node {
 	uint64_t seen_commit;
 	uint64_t seen_committed_to;
 	int seen_role;
+	int trace_role;
+	uint64_t trace_term;
 };
 
 struct sim_params {
@@ -84,6 +86,7 @@ struct sim_params {
 	uint32_t dup_pct;
 	uint32_t partition_pct; /* per-mille per tick */
 	uint32_t crash_pm; /* per-mille per tick */
+	uint32_t restart_ms_max;
 	uint32_t propose_pct;
 	uint32_t read_pct;
 	uint32_t change_pm;
