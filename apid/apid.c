@@ -121,6 +121,7 @@ apid_start(struct role_env *env)
 	a->raft_retry = evtimer_new(env->base, apid_raft_retry_cb, a);
 	apid_raft_dial(a);
 	apid_leader_start(a);
+	apid_ops_start(a);
 	log_info("apid: serving%s", env->tls_cert_pem ? " over TLS" : "");
 	return 0;
 }

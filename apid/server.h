@@ -44,6 +44,11 @@ struct apid {
 	bool leader_polling;
 	struct event *leader_timer;
 	uint64_t ops[OPS_COUNT];
+	/* §19.1: per-second rates sampled from ops */
+	uint64_t ops_last[OPS_COUNT];
+	double ops_rate[OPS_COUNT];
+	int64_t ops_at_ms;
+	struct event *ops_timer;
 	uint64_t requests;
 	int64_t started_ms;
 	size_t json_limit; /* 2 * max_value_size + 64 KiB */
@@ -110,6 +115,8 @@ enum leader_verdict {
 };
 
 void apid_leader_start(struct apid *);
+/* samples the ops counters every second */
+void apid_ops_start(struct apid *);
 enum leader_verdict apid_leader_check(struct apid *, const char **leader);
 /* the "leader" member of raftd's status reply, "" when absent */
 void apid_status_leader(const uint8_t *, size_t, char *out, size_t outlen);

@@ -1,5 +1,6 @@
 /*
- * System routes (API.md §15): ping, limits (root only so far).
+ * System routes (API.md §15): ping, limits (root only so far), and the
+ * ops rates of admin/metrics/ops (§19.1).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -98,6 +99,60 @@ limits_begin(struct areq *ar)
 	apid_read_send(ar, &q, limits_done);
 }
 
+#define OPS_SAMPLE_MS 1000
+
+static void
+ops_sample_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = { OPS_SAMPLE_MS / 1000, 0 };
+	struct apid *a = arg;
+	int64_t now = http_now_ms();
+	double secs;
+	int i;
+
+	(void)fd;
+	(void)what;
+	secs = (double)(now - a->ops_at_ms) / 1000.0;
+	for (i = 0; i < OPS_COUNT && secs > 0; i++) {
+		a->ops_rate[i] = (double)(a->ops[i] - a->ops_last[i]) / secs;
+		a->ops_last[i] = a->ops[i];
+	}
+	a->ops_at_ms = now;
+	evtimer_add(a->ops_timer, &tv);
+}
+
+void
+apid_ops_start(struct apid *a)
+{
+	struct timeval tv = { OPS_SAMPLE_MS / 1000, 0 };
+
+	a->ops_at_ms = http_now_ms();
+	a->ops_timer = evtimer_new(a->env->base, ops_sample_cb, a);
+	evtimer_add(a->ops_timer, &tv);
+}
+
+static void
+ops_begin(struct areq *ar)
+{
+	static const char *names[OPS_COUNT] = { "op_vs", "op_cache",
+		"op_events", "op_subscribers", "op_blobs", "op_system" };
+	char rate[64];
+	struct pbuf b;
+	int i;
+
+	pb_init(&b);
+	for (i = 0; i < OPS_COUNT; i++) {
+		pb_add_raw(&b, i == 0 ? "{" : ",", 1);
+		json_put_cstr(&b, names[i]);
+		http_format_rate(ar->a->ops_rate[i], rate, sizeof(rate));
+		pb_add_raw(&b, ":", 1);
+		pb_add_raw(&b, rate, strlen(rate));
+	}
+	pb_add_raw(&b, "}\n", 2);
+	apid_reply(ar, 200, NULL, &b);
+	pb_free(&b);
+}
+
 apid_handler
 apid_system_handler(enum route_id id)
 {
@@ -106,6 +161,8 @@ apid_system_handler(enum route_id id)
 		return ping_begin;
 	case R_LIMITS:
 		return limits_begin;
+	case R_ADMIN_METRICS_OPS:
+		return ops_begin;
 	default:
 		return NULL;
 	}
