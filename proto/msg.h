@@ -85,9 +85,10 @@ enum msg_type {
 
 	/*
 	 * raftd <-> raftd of another node (TCP on raft_binding, optionally
-	 * TLS).  Both ends send HELLO first, then AUTH once the other's HELLO
-	 * arrived; nothing else is accepted before both AUTHs check out.
-	 * Only the dialing end sends RAFT frames.  corr is 0.
+	 * TLS).  Both ends send HELLO first; the dialer then sends AUTH, and
+	 * the acceptor answers with its own AUTH only once the dialer's
+	 * checked out.  Nothing else is accepted before.  Only the dialing
+	 * end sends RAFT frames.  corr is 0.
 	 */
 	/* u64 node id, bytes nonce (32 random bytes) */
 	MSG_PEER_HELLO = 200,
