@@ -244,6 +244,19 @@ raft_tick(struct raft *r)
 	invariants(r);
 }
 
+/* entries come from a peer: a bad one must not reach an assertion */
+static bool
+entry_valid(const struct raft_entry *e, uint64_t index, uint64_t term)
+{
+	struct raft_config c;
+
+	if (e->index != index || e->term > term || e->term == 0 ||
+	    e->type > RAFT_ENTRY_NOOP || (e->len > 0 && e->data == NULL))
+		return false;
+	return e->type != RAFT_ENTRY_CONFIG ||
+	    raft_config_decode(&c, e->data, e->len) == RAFT_OK;
+}
+
 static bool
 msg_valid(const struct raft *r, const struct raft_msg *m)
 {
@@ -255,14 +268,14 @@ msg_valid(const struct raft *r, const struct raft_msg *m)
 		if (m->n_entries > 0 && m->entries == NULL)
 			return false;
 		for (uint32_t i = 0; i < m->n_entries; i++)
-			if (m->entries[i].index != m->prev_index + 1 + i ||
-			    m->entries[i].term > m->term ||
-			    (m->entries[i].len > 0 &&
-				m->entries[i].data == NULL))
+			if (!entry_valid(
+				&m->entries[i], m->prev_index + 1 + i, m->term))
 				return false;
 	}
 	if (m->type == RAFT_MSG_SNAPSHOT &&
-	    (m->offset + m->len > m->total || (m->len > 0 && !m->data)))
+	    (m->offset > m->total || m->len > m->total - m->offset ||
+		(m->len > 0 && !m->data) || m->snap.config.n > RAFT_MAX_NODES ||
+		m->snap.index == 0 || m->snap.term > m->term))
 		return false;
 	return true;
 }
@@ -292,6 +305,12 @@ raft_send(struct raft *r, struct raft_msg *m)
 	m->from = r->id;
 	if (m->type != RAFT_MSG_PREVOTE && m->type != RAFT_MSG_PREVOTE_RESP)
 		m->term = r->term;
+	/* a driver that does not drain batches loses messages, as a
+	 * network would; raft retries */
+	if (r->n_msgs >= RAFT_MAX_PENDING_MSGS) {
+		raft_msg_free(m);
+		return;
+	}
 	if (r->n_msgs == r->cap_msgs) {
 		r->cap_msgs = r->cap_msgs ? r->cap_msgs * 2 : 16;
 		r->msgs = raft_xrealloc(r->msgs, r->cap_msgs * sizeof(*m));

@@ -41,6 +41,7 @@
 #define RAFT_MAX_NODES 16
 #define RAFT_MAX_INFLIGHT 16
 #define RAFT_MAX_READS 256
+#define RAFT_MAX_PENDING_MSGS 65536
 
 enum raft_err {
 	RAFT_OK = 0,

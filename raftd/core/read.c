@@ -97,7 +97,7 @@ raft_read_index(struct raft *r, uint64_t req_id)
 	/* our commit index may lag the last leader's until then */
 	if (r->commit < r->term_start)
 		return RAFT_EAGAIN;
-	if (r->n_reads >= RAFT_MAX_READS)
+	if (r->n_reads + r->n_rdone >= RAFT_MAX_READS)
 		return RAFT_EBUSY;
 #ifdef RAFT_BUG_READINDEX_NO_CONFIRM
 	raft_read_done(r, req_id, r->commit, true);

@@ -260,6 +260,9 @@ recv_append_resp(
 		raft_send_append(r, p);
 		return;
 	}
+	/* a follower cannot hold what we never had */
+	if (m->index > rl_last(&r->log))
+		return;
 	if (m->index > p->match)
 		p->match = m->index;
 	if (p->next < p->match + 1)

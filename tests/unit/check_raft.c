@@ -713,6 +713,58 @@ START_TEST(test_ready_one_batch_at_a_time)
 }
 END_TEST
 
+/* the driver restarts a node from its disk: the term and vote stay, the
+ * committed entries after the snapshot are handed out to apply again */
+START_TEST(test_restart_from_disk)
+{
+	struct raft_options o = opts();
+	struct raft_config c = voters(3);
+	struct raft_entry log[3];
+	uint8_t cfg[64];
+	struct raft_boot b;
+	struct raft_ready rd;
+	struct raft *r;
+
+	memset(log, 0, sizeof(log));
+	log[0].term = 1;
+	log[0].index = 1;
+	log[0].type = RAFT_ENTRY_CONFIG;
+	log[0].len = (uint32_t)raft_config_encode(&c, cfg, sizeof(cfg));
+	log[0].data = cfg;
+	log[1].term = 2;
+	log[1].index = 2;
+	log[1].type = RAFT_ENTRY_NOOP;
+	log[2].term = 2;
+	log[2].index = 3;
+	log[2].len = 1;
+	log[2].data = (uint8_t *)"z";
+	memset(&b, 0, sizeof(b));
+	b.hard_state.term = 3;
+	b.hard_state.vote = 2;
+	b.hard_state.commit = 2;
+	b.entries = log;
+	b.n_entries = 3;
+	b.applied = 1;
+	r = raft_new(1, &o, &b, 9);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_uint_eq(raft_term(r), 3);
+	ck_assert_uint_eq(raft_vote(r), 2);
+	ck_assert_uint_eq(raft_last_index(r), 3);
+	ck_assert_uint_eq(raft_config(r)->n, 3);
+	ck_assert_int_eq(raft_ready(r, &rd), 1);
+	ck_assert(!rd.has_hard_state);
+	ck_assert_uint_eq(rd.n_entries, 0);
+	ck_assert_uint_eq(rd.n_committed, 1);
+	ck_assert_uint_eq(rd.committed[0].index, 2);
+	raft_advance(r, &rd);
+	ck_assert_uint_eq(raft_applied(r), 2);
+	raft_free(r);
+	/* a commit index past the log is a corrupted disk */
+	b.hard_state.commit = 9;
+	ck_assert_ptr_null(raft_new(1, &o, &b, 9));
+}
+END_TEST
+
 START_TEST(test_config_codec)
 {
 	struct raft_config c = voters(3), d;
@@ -752,7 +804,16 @@ START_TEST(test_bad_messages_rejected)
 	m.entries = &e;
 	m.n_entries = 1;
 	ck_assert_int_eq(raft_step(r, &m), RAFT_EINVAL);
+	/* a config entry that does not decode */
+	e.index = 2;
+	e.type = RAFT_ENTRY_CONFIG;
+	e.len = 1;
+	e.data = (uint8_t *)"\x05";
+	m.prev_index = 1;
+	m.prev_term = 1;
+	ck_assert_int_eq(raft_step(r, &m), RAFT_EINVAL);
 	ck_assert_uint_eq(raft_term(r), 1);
+	ck_assert_uint_eq(raft_last_index(r), 1);
 	raft_free(r);
 }
 END_TEST
@@ -781,6 +842,7 @@ raft_suite(void)
 	tcase_add_test(tc, test_read_index_fails_on_step_down);
 	tcase_add_test(tc, test_read_lease);
 	tcase_add_test(tc, test_ready_one_batch_at_a_time);
+	tcase_add_test(tc, test_restart_from_disk);
 	tcase_add_test(tc, test_config_codec);
 	tcase_add_test(tc, test_bad_messages_rejected);
 	suite_add_tcase(s, tc);
