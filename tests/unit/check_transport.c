@@ -600,7 +600,7 @@ START_TEST(garbage_refused)
 			}
 			break;
 		}
-		ck_assert_msg(wait_for(raw_closed, &fd, 5000),
+		ck_assert_msg(wait_for(raw_closed, &fd, 2000),
 		    "garbage case %d not closed", i);
 		ck_assert_uint_gt(transport_refused(a.t), before);
 		close(fd);
