@@ -75,6 +75,7 @@ json_body_done(struct http_req *req, void *arg)
 {
 	char err[JB_ERR_MAX];
 	struct areq *ar = arg;
+
 	if (req->body.len == 0 && ar->json_empty_ok) {
 		ar->json_done(ar);
 		return;
@@ -169,9 +170,10 @@ apid_raft_call(struct areq *ar, uint16_t type, const struct pbuf *payload,
 		cb(ar, ECONNREFUSED, NULL, 0);
 		return;
 	}
+	/* a call that could not even be sent proposed nothing */
 	if (ipc_call(ar->a->raft, type, payload->data, payload->len, timeout_ms,
 		raft_done, ar) == -1)
-		cb(ar, errno == EAGAIN ? EAGAIN : EIO, NULL, 0);
+		cb(ar, errno == EAGAIN ? EAGAIN : ECONNREFUSED, NULL, 0);
 }
 
 void
