@@ -184,6 +184,7 @@ peer_dns_cb(int err, struct evutil_addrinfo *ai, void *arg)
 {
 	struct dns_ticket *tk = arg;
 	struct peer *p = tk->p;
+	struct evutil_addrinfo *pick;
 
 	free(tk);
 	if (p == NULL) {
@@ -198,7 +199,13 @@ peer_dns_cb(int err, struct evutil_addrinfo *ai, void *arg)
 		transport_peer_schedule_dial(p);
 		return;
 	}
-	transport_conn_connect(p, ai->ai_addr, ai->ai_addrlen);
+	/* prefer IPv4: a binding host is mostly 127.0.0.1 or a v4 address */
+	for (pick = ai; pick != NULL; pick = pick->ai_next)
+		if (pick->ai_family == AF_INET)
+			break;
+	if (pick == NULL)
+		pick = ai;
+	transport_conn_connect(p, pick->ai_addr, pick->ai_addrlen);
 	evutil_freeaddrinfo(ai);
 }
 

@@ -999,6 +999,113 @@ START_TEST(tls_exchange_and_verification)
 }
 END_TEST
 
+/* a connection that never says anything is closed at the auth timeout */
+START_TEST(silent_client_times_out)
+{
+	struct transport_options o;
+	struct node a;
+	uint64_t t0;
+	int fd;
+
+	transport_options_default(&o);
+	o.auth_timeout_ms = 200;
+	node_listen(&a, 1);
+	node_start(&a, SECRET, NULL, &o);
+	fd = raw_connect(a.port);
+	t0 = now_ms();
+	ck_assert(wait_for(raw_closed, &fd, 3000));
+	ck_assert_uint_ge(now_ms() - t0, 150);
+	ck_assert_uint_eq(transport_refused(a.t), 1);
+	close(fd);
+	node_stop(&a);
+}
+END_TEST
+
+/* many small messages in one burst: all delivered, in order */
+START_TEST(burst_in_order)
+{
+	struct node a, b;
+	struct raft_msg m;
+	uint32_t i;
+
+	node_listen(&a, 1);
+	node_listen(&b, 2);
+	node_start(&a, SECRET, NULL, NULL);
+	node_start(&b, SECRET, NULL, NULL);
+	link_nodes(&a, &b);
+	for (i = 0; i < 400; i++) {
+		msg_heartbeat(&m, 1, 2, i);
+		send_ok(&a, &m);
+	}
+	ck_assert(wait_recv(&b, 400, 5000));
+	for (i = 0; i < 400; i++)
+		ck_assert(b.recs[i].seq == i);
+	node_stop(&a);
+	node_stop(&b);
+}
+END_TEST
+
+static struct transport *remover;
+
+static void
+on_recv_remove(uint64_t from, const struct raft_msg *m, void *arg)
+{
+	on_recv(from, m, arg);
+	ck_assert_int_eq(transport_remove_peer(remover, from), 0);
+}
+
+/* the callback forgets the sender while its connection is delivering */
+START_TEST(remove_peer_from_callback)
+{
+	struct node a, b;
+	struct raft_msg m;
+	int i;
+
+	node_listen(&a, 1);
+	node_listen(&b, 2);
+	a.t = transport_new(
+	    base, a.lfd, 1, SECRET, NULL, NULL, on_recv_remove, &a);
+	ck_assert_ptr_nonnull(a.t);
+	remover = a.t;
+	node_start(&b, SECRET, NULL, NULL);
+	link_nodes(&a, &b);
+	/* several in one read: the ones after the removal are not delivered */
+	for (i = 0; i < 5; i++) {
+		msg_heartbeat(&m, 2, 1, (uint64_t)i);
+		send_ok(&b, &m);
+	}
+	ck_assert(wait_recv(&a, 1, 5000));
+	run_for(300);
+	ck_assert_uint_eq(a.n_recv, 1);
+	ck_assert_int_eq(transport_remove_peer(a.t, 2), -1);
+	/* b redials and is now a stranger */
+	ck_assert(wait_refused(a.t, 1, 5000));
+	ck_assert(!transport_peer_connected(b.t, 1));
+	node_stop(&a);
+	node_stop(&b);
+}
+END_TEST
+
+/* a peer given by name is resolved (from /etc/hosts here) */
+START_TEST(peer_by_name)
+{
+	struct node a, b;
+	struct raft_msg m;
+
+	node_listen(&a, 1);
+	node_listen(&b, 2);
+	node_start(&a, SECRET, NULL, NULL);
+	node_start(&b, SECRET, NULL, NULL);
+	ck_assert_int_eq(transport_add_peer(a.t, 2, "localhost", b.port), 0);
+	ck_assert_int_eq(transport_add_peer(b.t, 1, "localhost", a.port), 0);
+	msg_heartbeat(&m, 1, 2, 3);
+	send_ok(&a, &m);
+	ck_assert(wait_recv(&b, 1, 5000));
+	node_stop(&a);
+	node_stop(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -1019,6 +1126,10 @@ main(void)
 	tcase_add_test(tc, queue_bound_and_control_first);
 	tcase_add_test(tc, large_message);
 	tcase_add_test(tc, tls_exchange_and_verification);
+	tcase_add_test(tc, silent_client_times_out);
+	tcase_add_test(tc, burst_in_order);
+	tcase_add_test(tc, remove_peer_from_callback);
+	tcase_add_test(tc, peer_by_name);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
