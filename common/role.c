@@ -501,7 +501,7 @@ role_dispatch_sup(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 static void
 role_usage(void)
 {
-	fatalx("usage: insid -P role -U url [-dJv]");
+	fatalx("usage: insid -P role -U url [-dFJv]");
 }
 
 static const char *
@@ -511,10 +511,13 @@ role_parse_args(int argc, char **argv, int *foreground)
 	int ch;
 
 	optind = 1;
-	while ((ch = getopt(argc, argv, "dJP:U:v")) != -1) {
+	while ((ch = getopt(argc, argv, "dFJP:U:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			*foreground = 1;
+			break;
+		case 'F':
+			role_env.force_new_cluster = true;
 			break;
 		case 'J':
 			role_env.no_join = true;

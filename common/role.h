@@ -76,6 +76,9 @@ struct role_env {
 	char *node_id;
 	bool as_root; /* started as root: jail and drop */
 	bool no_join; /* insid -J: wait to be added, do not auto-join */
+	/* insid --restore --force-new-cluster: become a one-node cluster
+	 * with the restored state (raftd only, its first start only) */
+	bool force_new_cluster;
 	char *tls_cert_pem; /* NULL when TLS is not configured */
 	char *tls_key_pem;
 	char *tls_ca_pem; /* NULL: system trust store */

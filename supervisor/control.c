@@ -12,8 +12,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,8 @@
 /* how long a role may take to answer: status, or a relayed command */
 #define CTL_STATUS_WAIT_S 5
 #define CTL_RELAY_WAIT_S 120
+/* copying a backup out of the node directory (blobs included) */
+#define CTL_BACKUP_COPY_WAIT_S 3600
 #define CTL_BACKLOG 16
 
 struct ctl_conn {
@@ -49,6 +53,9 @@ struct ctl_conn {
 	struct json_object *acc; /* status answers by role name */
 	struct event *wait_ev; /* bounds the wait for roles */
 	void (*gathered)(struct ctl_conn *);
+	char *backup_dir; /* backup DIR: where the copy goes */
+	char backup_tmp[32]; /* raftd's checkpoint, in the node dir */
+	pid_t helper; /* the copy, once raftd is done */
 };
 
 struct sup_control {
@@ -122,6 +129,7 @@ ctl_conn_free(struct ctl_conn *c)
 	TAILQ_REMOVE(&c->ctl->conns, c, entry);
 	c->ctl->nconns--;
 	json_object_put(c->acc);
+	free(c->backup_dir);
 	if (c->wait_ev != NULL)
 		event_free(c->wait_ev);
 	bufferevent_free(c->bev);
@@ -210,6 +218,10 @@ ctl_wait_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)ev;
 	if (!c->waiting)
 		return;
+	if (c->helper != 0) {
+		ctl_reply_error(c, 1, "the backup copy did not finish in time");
+		return;
+	}
 	if (c->type == MSG_SUP_CTL) {
 		ctl_reply_error(c, 1, "raftd did not answer in time");
 		return;
@@ -228,10 +240,12 @@ ctl_wait(struct ctl_conn *c, int seconds)
 
 	c->waiting = true;
 	bufferevent_set_timeouts(c->bev, NULL, &wtv);
-	if ((c->wait_ev = evtimer_new(c->ctl->sup->base, ctl_wait_cb, c)) ==
-		NULL ||
-	    evtimer_add(c->wait_ev, &tv) == -1)
-		fatalx("%s: evtimer", __func__);
+	if (c->wait_ev == NULL &&
+	    (c->wait_ev = evtimer_new(c->ctl->sup->base, ctl_wait_cb, c)) ==
+		NULL)
+		fatalx("%s: evtimer_new", __func__);
+	if (evtimer_add(c->wait_ev, &tv) == -1)
+		fatalx("%s: evtimer_add", __func__);
 }
 
 /* hands a request to raftd; the answer comes to control_role_reply */
@@ -352,6 +366,87 @@ ctl_cmd_raftd(struct ctl_conn *c, const struct ctl_cmd *cmd, char **words)
 	ctl_relay(c, &b);
 }
 
+/*
+ * raftd writes a checkpoint to a fresh name in its data_dir (it cannot
+ * see DIR from its jail); control_role_reply then has it copied to DIR
+ */
+static void
+ctl_cmd_backup(struct ctl_conn *c, const char *dir)
+{
+	struct json_object *args;
+	char err[PATH_MAX + 64];
+	struct pbuf b;
+
+	if (backup_prepare(dir, err, sizeof(err)) == -1) {
+		ctl_reply_error(c, 1, err);
+		return;
+	}
+	if ((c->backup_dir = strdup(dir)) == NULL)
+		fatal("%s: strdup", __func__);
+	snprintf(c->backup_tmp, sizeof(c->backup_tmp), "backup.tmp.%llu",
+	    (unsigned long long)c->ctl->next_corr + 1);
+	args = json_object_new_object();
+	json_object_object_add(
+	    args, "dir", json_object_new_string(c->backup_tmp));
+	pb_init(&b);
+	pb_add_str(&b, "backup");
+	pb_add_str(
+	    &b, json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN));
+	json_object_put(args);
+	ctl_relay(c, &b);
+	if (c->done)
+		(void)rmdir(dir);
+}
+
+/* raftd answered a backup: copy its checkpoint and the blobs to DIR */
+static void
+ctl_backup_answered(struct ctl_conn *c, int status, struct json_object *body)
+{
+	struct sup *s = c->ctl->sup;
+
+	if (status != 0) {
+		(void)rmdir(c->backup_dir);
+		ctl_reply(c, status, body);
+		return;
+	}
+	json_object_put(body);
+	if (backup_write_meta(s, c->backup_dir) == -1 ||
+	    (c->helper = backup_spawn_copy(s, c->backup_tmp, c->backup_dir)) ==
+		-1) {
+		c->helper = 0;
+		ctl_reply_error(c, 1, "cannot copy the backup");
+		return;
+	}
+	c->pending = 0;
+	ctl_wait(c, CTL_BACKUP_COPY_WAIT_S);
+}
+
+bool
+control_helper_exited(struct sup_control *ctl, pid_t pid, int status)
+{
+	struct json_object *o;
+	struct ctl_conn *c;
+
+	if (ctl == NULL)
+		return false;
+	TAILQ_FOREACH(c, &ctl->conns, entry)
+	if (c->helper == pid) {
+		c->helper = 0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			log_warnx("backup to %s failed", c->backup_dir);
+			ctl_reply_error(c, 1, "copying the backup failed");
+			return true;
+		}
+		log_info("backup written to %s", c->backup_dir);
+		o = json_object_new_object();
+		json_object_object_add(
+		    o, "backup", json_object_new_string(c->backup_dir));
+		ctl_reply(c, 0, o);
+		return true;
+	}
+	return false;
+}
+
 static void
 ctl_cmd_rootkey(struct ctl_conn *c)
 {
@@ -441,7 +536,9 @@ ctl_execute(struct ctl_conn *c, char **words, int n)
 		return;
 	}
 	log_debug("control: %s (uid %d)", cmd->verb, (int)c->uid);
-	if (cmd->target == CTL_TARGET_RAFTD)
+	if (strcmp(cmd->verb, "backup") == 0)
+		ctl_cmd_backup(c, words[1]);
+	else if (cmd->target == CTL_TARGET_RAFTD)
 		ctl_cmd_raftd(c, cmd, words);
 	else if (strcmp(cmd->verb, "status") == 0)
 		ctl_gather(c, 1u << ROLE_RAFTD, ctl_status_gathered);
@@ -638,6 +735,10 @@ control_role_reply(struct sup_control *ctl, enum role_id id, uint16_t type,
 		return;
 	}
 	free(json);
+	if (type == MSG_SUP_CTL && c->backup_dir != NULL) {
+		ctl_backup_answered(c, status, body);
+		return;
+	}
 	if (type == MSG_SUP_CTL) {
 		ctl_reply(c, status, body);
 		return;

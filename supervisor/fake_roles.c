@@ -5,12 +5,17 @@
  * they inherited so the test can check the hand-off.
  */
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <netinet/in.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "blobd/blobd.h"
 #include "common/crypto.h"
@@ -39,6 +44,8 @@ fake_start(struct role_env *env)
 	for (size_t i = 0; i < env->nfds; i++)
 		off += (size_t)snprintf(ports + off, sizeof(ports) - off, " %d",
 		    fake_port(env->fds[i]));
+	if (env->force_new_cluster)
+		log_info("fake %s: force new cluster", env->hooks->name);
 	log_info("fake %s: %zu fds, ports%s, badge %s, data_dir %s, "
 		 "tls%s%s%s",
 	    env->hooks->name, env->nfds, ports, env->badge_id, env->data_dir,
@@ -62,12 +69,45 @@ fake_status(struct role_env *env)
 	return s;
 }
 
+/* a stand-in checkpoint: a directory holding one file */
+static int
+fake_backup(struct role_env *env, const char *args)
+{
+	struct json_object *o = json_tokener_parse(args), *d;
+	char path[512];
+	int fd, rc = -1;
+
+	if (o == NULL || !json_object_object_get_ex(o, "dir", &d) ||
+	    strchr(json_object_get_string(d), '/') != NULL)
+		goto out;
+	snprintf(path, sizeof(path), "%s/%s", env->data_dir,
+	    json_object_get_string(d));
+	if (mkdir(path, 0750) == -1)
+		goto out;
+	strncat(path, "/CURRENT", sizeof(path) - strlen(path) - 1);
+	if ((fd = open(path, O_WRONLY | O_CREAT, 0640)) == -1)
+		goto out;
+	rc = write(fd, "checkpoint\n", 11) == 11 ? 0 : -1;
+	close(fd);
+out:
+	json_object_put(o);
+	return rc;
+}
+
 static void
 fake_ctl(
     struct role_env *env, uint64_t corr, const char *verb, const char *args)
 {
 	char *s;
 
+	if (strcmp(verb, "backup") == 0) {
+		if (fake_backup(env, args) == 0)
+			role_ctl_reply(env, corr, 0, "{}");
+		else
+			role_ctl_reply(
+			    env, corr, 1, "{\"error\":\"checkpoint failed\"}");
+		return;
+	}
 	if (strcmp(verb, "show cluster") != 0) {
 		role_ctl_reply(
 		    env, corr, 1, "{\"error\":\"not supported yet\"}");

@@ -86,7 +86,7 @@ insid_role(const char *name, int argc, char **argv,
 }
 
 static void
-insid_parse(struct sup_opts *o, int argc, char **argv, const char **role)
+insid_parse(struct sup_opts *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "restore", required_argument, NULL, 'R' },
@@ -96,8 +96,8 @@ insid_parse(struct sup_opts *o, int argc, char **argv, const char **role)
 	int ch;
 
 	o->file = "/etc/insid.yaml";
-	while ((ch = getopt_long(
-		    argc, argv, "D:df:JN:nP:U:v", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "D:df:JN:nv", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'D':
 			if (o->n_overrides >= SUP_OVERRIDES_MAX ||
@@ -120,25 +120,20 @@ insid_parse(struct sup_opts *o, int argc, char **argv, const char **role)
 		case 'n':
 			o->check_only = true;
 			break;
-		case 'P':
-			*role = optarg;
-			break;
-		case 'U':
-			break;
 		case 'v':
 			o->verbose++;
 			break;
 		case 'R':
+			o->restore_dir = optarg;
+			break;
 		case 'F':
-			fprintf(stderr,
-			    "insid: --restore is not supported "
-			    "yet\n");
-			exit(2);
+			o->force_new_cluster = true;
+			break;
 		default:
 			insid_usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc || (o->force_new_cluster && o->restore_dir == NULL))
 		insid_usage();
 }
 
@@ -157,11 +152,10 @@ insid_main(int argc, char **argv, const struct role_hooks *const *hooks)
 {
 	static struct sup sup;
 	struct sup *s = &sup;
-	const char *role = NULL;
-
-	insid_parse(&s->opts, argc, argv, &role);
-	if (role != NULL)
-		insid_role(role, argc, argv, hooks);
+	/* the supervisor re-executes itself as "insid -P role -U url ..." */
+	if (argc >= 3 && strcmp(argv[1], "-P") == 0)
+		insid_role(argv[2], argc, argv, hooks);
+	insid_parse(&s->opts, argc, argv);
 	if (s->opts.check_only)
 		return insid_check(&s->opts);
 	s->hooks = hooks;

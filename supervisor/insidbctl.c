@@ -21,6 +21,7 @@
 
 /* longer than the supervisor waits for a role (control.c) */
 #define CTL_CLIENT_TIMEOUT_S 150
+#define CTL_BACKUP_TIMEOUT_S 3700
 
 static void
 usage(void)
@@ -70,10 +71,13 @@ socket_from_config(const char *file, const char *node_id)
 }
 
 static int
-ctl_connect(const char *path)
+ctl_connect(const char *path, const struct ctl_cmd *cmd)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct timeval tv = { CTL_CLIENT_TIMEOUT_S, 0 };
+
+	if (strcmp(cmd->verb, "backup") == 0)
+		tv.tv_sec = CTL_BACKUP_TIMEOUT_S;
 	int fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -202,7 +206,7 @@ main(int argc, char **argv)
 	path = sock != NULL ? strdup(sock) : socket_from_config(file, node_id);
 	if (path == NULL)
 		fail("out of memory");
-	fd = ctl_connect(path);
+	fd = ctl_connect(path, cmd);
 	status = ctl_request(fd, argc, argv, &text);
 	close(fd);
 	free(path);

@@ -76,6 +76,10 @@ sup_spawn(struct sup *s, enum role_id id)
 		argv[argc++] = "-d";
 	if (s->opts.no_join && id == ROLE_RAFTD)
 		argv[argc++] = "-J";
+	/* only until raftd has started once with it */
+	if (s->opts.force_new_cluster && id == ROLE_RAFTD &&
+	    !s->raftd_was_ready)
+		argv[argc++] = "-F";
 	for (int v = 0; v < s->opts.verbose && v < 2; v++)
 		argv[argc++] = "-v";
 	argv[argc] = NULL;

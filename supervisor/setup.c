@@ -516,8 +516,11 @@ sup_prepare(struct sup *s)
 		s->listen_fd[i] = -1;
 	s->pidfile_fd = -1;
 	if (sup_lookup_user(s) == -1 || sup_make_dirs(s) == -1 ||
-	    sup_lock_pidfile(s) == -1 || sup_badge(s) == -1 ||
-	    sup_read_tls(s) == -1 || sup_bind_all(s) == -1)
+	    sup_lock_pidfile(s) == -1 ||
+	    (s->opts.restore_dir != NULL &&
+		backup_restore(s, s->opts.restore_dir) == -1) ||
+	    sup_badge(s) == -1 || sup_read_tls(s) == -1 ||
+	    sup_bind_all(s) == -1)
 		return -1;
 	sup_raise_nofile();
 	raft = sup_path(s->node_dir, "raft");

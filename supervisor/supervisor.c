@@ -253,6 +253,7 @@ sup_recv_ready(struct sup *s, struct sup_child *c, struct pread *r)
 	/* started after a reload: give it the reloaded keys too */
 	sup_push_reload(s, c);
 	if (c->id == ROLE_RAFTD) {
+		s->raftd_was_ready = true;
 		sup_start_child(s, ROLE_APID);
 		sup_start_child(s, ROLE_BLOBD);
 	}
@@ -467,11 +468,15 @@ sup_reap(struct sup *s)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (int i = 0; i < ROLE_COUNT; i++)
+		bool role = false;
+
+		for (int i = 0; i < ROLE_COUNT && !role; i++)
 			if (s->child[i].pid == pid) {
 				sup_child_exited(s, &s->child[i], status);
-				break;
+				role = true;
 			}
+		if (!role && !control_helper_exited(s->control, pid, status))
+			log_debug("reaped unknown child %d", (int)pid);
 	}
 }
 

@@ -69,6 +69,8 @@ struct sup_opts {
 	bool no_join;
 	int verbose;
 	bool check_only;
+	const char *restore_dir; /* --restore */
+	bool force_new_cluster;
 };
 
 struct sup {
@@ -109,6 +111,7 @@ struct sup {
 	struct event *sig_ev[4];
 	struct event *deadline_ev;
 	bool all_ready;
+	bool raftd_was_ready; /* --force-new-cluster applies until then */
 	bool stopping;
 	int exit_status;
 	struct sup_control *control;
@@ -131,6 +134,13 @@ void sup_remove_pidfile(struct sup *, const char *name);
 /* roles.c: the role table and fork + re-exec */
 pid_t sup_spawn(struct sup *, enum role_id);
 const int *sup_role_fds(const struct sup *, enum role_id, size_t *n);
+
+/* backup.c: the supervisor's half of backup and restore */
+int backup_prepare(const char *dir, char *err, size_t errlen);
+int backup_write_meta(const struct sup *, const char *dir);
+pid_t
+backup_spawn_copy(const struct sup *, const char *tmp_name, const char *dir);
+int backup_restore(const struct sup *, const char *dir);
 
 /* supervisor.c: the event loop */
 int sup_run(struct sup *);
@@ -155,5 +165,7 @@ void control_role_reply(struct sup_control *, enum role_id, uint16_t type,
     uint64_t corr, const uint8_t *payload, size_t len);
 /* a role stopped: fail its pending requests */
 void control_role_gone(struct sup_control *, enum role_id);
+/* a helper process exited (not a role); false when it was none of ours */
+bool control_helper_exited(struct sup_control *, pid_t, int status);
 
 #endif

@@ -90,6 +90,7 @@ class Node:
         self.config = os.path.join(self.dir, "insid.yaml")
         self.write_config(extra)
         self.proc = None
+        self.start_args = []
         self.logf = None
         self.log = os.path.join(self.dir, "insid.log")
 
@@ -116,7 +117,7 @@ class Node:
         if self.logf is not None:
             self.logf.close()
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([INSID, "-d", "-f", self.config],
+        self.proc = subprocess.Popen([INSID, "-d", "-f", self.config] + self.start_args,
                                      stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=self.logf, start_new_session=True)
         if wait:
@@ -250,9 +251,8 @@ class Check(unittest.TestCase):
     def test_usage(self):
         self.assertEqual(self.run_insid("-Z").returncode, 2)
         self.assertEqual(self.run_insid("-n", "extra").returncode, 2)
-        r = self.run_insid("-f", self.node.config, "--restore", "/tmp")
-        self.assertEqual(r.returncode, 2)
-        self.assertIn(b"not supported", r.stderr)
+        self.assertEqual(self.run_insid("-f", self.node.config, "--restore").returncode, 2)
+        self.assertEqual(self.run_insid("-P").returncode, 2)
 
     def test_port_in_use(self):
         blocker = socket.socket()
@@ -425,6 +425,30 @@ class Running(unittest.TestCase):
         self.assertEqual(doc["raftd"]["role"], "leader")
         r = n.ctl("show", "node")
         self.assertRegex(r.stdout.decode(), r"(?m)^blobd\.blob_count +1$")
+
+    def test_09c_backup(self):
+        n = self.node
+        dest = os.path.join(n.dir, "backup")
+        r = n.ctl("-j", "backup", dest)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout), {"backup": dest})
+        self.assertEqual(sorted(os.listdir(dest)), ["backup.json", "blobs", "raft"])
+        with open(os.path.join(dest, "raft", "CURRENT")) as f:
+            self.assertEqual(f.read(), "checkpoint\n")
+        with open(os.path.join(dest, "blobs", "root", "ab" * 32), "rb") as f:
+            self.assertEqual(f.read(), b"x" * 1000)
+        self.assertFalse(os.path.exists(os.path.join(dest, "blobs", ".tmp")))
+        with open(os.path.join(dest, "backup.json")) as f:
+            meta = json.load(f)
+        self.assertEqual((meta["format"], meta["node_id"]), (1, "node0"))
+        self.assertNotIn(SECRET, json.dumps(meta))
+        left = [f for f in os.listdir(os.path.join(n.home, "node0")) if "backup" in f]
+        self.assertEqual(left, [], "the checkpoint stays in the node directory")
+        # refused: a directory that is not empty, a relative path
+        r = n.ctl("backup", dest)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"not an empty directory", r.stderr)
+        self.assertEqual(n.ctl("backup", "relative/dir").returncode, 1)
 
     def test_10_malformed_requests(self):
         path = self.node.socket
@@ -616,6 +640,65 @@ class Tls(unittest.TestCase):
                 n.cleanup()
         finally:
             shutil.rmtree(d, ignore_errors=True)
+
+
+class Restore(unittest.TestCase):
+    def setUp(self):
+        self.nodes = []
+
+    def tearDown(self):
+        for n in self.nodes:
+            n.cleanup()
+
+    def node(self, *args):
+        n = Node()
+        self.nodes.append(n)
+        return n
+
+    def test_backup_then_restore(self):
+        a = self.node()
+        a.start()
+        scope = os.path.join(a.home, "node0", "blobs", "root")
+        os.makedirs(scope)
+        with open(os.path.join(scope, "cd" * 32), "wb") as f:
+            f.write(b"blob")
+        dest = os.path.join(a.dir, "bk")
+        r = a.ctl("backup", dest)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        a.stop()
+        b = self.node()
+        b.start_args = ["--restore", dest, "--force-new-cluster"]
+        b.start()
+        nd = os.path.join(b.home, "node0")
+        with open(os.path.join(nd, "raft", "CURRENT")) as f:
+            self.assertEqual(f.read(), "checkpoint\n")
+        with open(os.path.join(nd, "blobs", "root", "cd" * 32), "rb") as f:
+            self.assertEqual(f.read(), b"blob")
+        self.assertIn("restored node node0 from %s" % dest, b.text())
+        self.assertIn("fake raftd: force new cluster", b.text())
+        if os.geteuid() == 0:
+            uid = pwd.getpwnam("_insidb").pw_uid
+            self.assertEqual(os.stat(os.path.join(nd, "raft", "CURRENT")).st_uid, uid)
+        # only the first raftd start forces a new cluster
+        os.kill(b.roles()["raftd"], signal.SIGKILL)
+        wait_for(lambda: b.text().count("raftd ready") == 2, 10, "raftd back")
+        self.assertEqual(b.text().count("force new cluster"), 1)
+        self.assertEqual(b.stop(), 0)
+        # a node that has state is not overwritten
+        b.start_args = ["--restore", dest]
+        b.start(wait=False)
+        self.assertEqual(b.proc.wait(20), 1)
+        self.assertIn("refusing to overwrite", b.text())
+
+    def test_restore_usage(self):
+        n = self.node()
+        r = subprocess.run([INSID, "-d", "-f", n.config, "--force-new-cluster"],
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        r = subprocess.run([INSID, "-d", "-f", n.config, "--restore", n.dir],
+                           capture_output=True, timeout=30)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn(b"not a backup", r.stderr)
 
 
 class CrashLoop(unittest.TestCase):
