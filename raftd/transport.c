@@ -31,7 +31,7 @@ transport_options_default(struct transport_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->queue_msgs = 1024;
-	o->queue_bytes = 64u * 1024 * 1024;
+	o->queue_bytes = 32u * 1024 * 1024;
 	o->output_hwm = 1024 * 1024;
 	o->backoff_min_ms = 100;
 	o->backoff_max_ms = 2000;
@@ -291,6 +291,28 @@ transport_tls_init(struct transport *t, const struct transport_tls *tls)
 	    (t->client_ctx = peer_tls_client_ctx(tls)) == NULL)
 		return -1;
 	t->verify = !tls->skip_verify;
+	return 0;
+}
+
+int
+transport_set_tls(struct transport *t, const struct transport_tls *tls)
+{
+	SSL_CTX *server = NULL, *client = NULL;
+
+	if (tls != NULL &&
+	    ((server = peer_tls_server_ctx(tls)) == NULL ||
+		(client = peer_tls_client_ctx(tls)) == NULL)) {
+		SSL_CTX_free(server);
+		log_warnx("raft transport: new TLS material refused, the old "
+			  "stays");
+		return -1;
+	}
+	/* sessions hold a reference to their context: they live on */
+	SSL_CTX_free(t->server_ctx);
+	SSL_CTX_free(t->client_ctx);
+	t->server_ctx = server;
+	t->client_ctx = client;
+	t->verify = tls != NULL && !tls->skip_verify;
 	return 0;
 }
 

@@ -42,7 +42,8 @@ struct transport;
 
 struct transport_options {
 	uint32_t queue_msgs; /* per peer and class; default 1024 */
-	size_t queue_bytes; /* per peer and class; default 64 MiB */
+	/* per peer and class; default 32 MiB; a bigger message never fits */
+	size_t queue_bytes;
 	size_t output_hwm; /* bytes handed to a socket at once; 1 MiB */
 	uint32_t backoff_min_ms; /* first redial delay; 100 */
 	uint32_t backoff_max_ms; /* doubling up to; 2000 */
@@ -84,6 +85,13 @@ struct transport *transport_new(struct event_base *base, int listen_fd,
     uint64_t self_id, const char *secret, const struct transport_tls *tls,
     const struct transport_options *opt, transport_recv_cb cb, void *arg);
 void transport_free(struct transport *);
+
+/*
+ * new TLS material (tls.* reload; NULL: plain TCP) for connections made
+ * from now on; connections already up keep theirs.  -1 when it does not
+ * load: the old material stays.
+ */
+int transport_set_tls(struct transport *, const struct transport_tls *);
 
 /*
  * a peer to dial at host (a name, resolved with evdns, or an IP literal;

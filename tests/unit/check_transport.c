@@ -999,6 +999,59 @@ START_TEST(tls_exchange_and_verification)
 }
 END_TEST
 
+/* new TLS material applies to new connections; bad material is refused */
+START_TEST(tls_reload)
+{
+	struct transport_tls tls_ok, tls_other, tls_trust_other, bad;
+	struct pem good, other;
+	struct node a, b;
+	struct raft_msg m;
+
+	make_cert(&good, 3);
+	make_cert(&other, 4);
+	tls_opts(&tls_ok, &good, &good, false);
+	tls_opts(&tls_other, &other, &other, false);
+	tls_opts(&tls_trust_other, &good, &other, false);
+	tls_opts(&bad, &good, &good, false);
+	bad.key_pem = other.key;
+	bad.key_len = other.key_len;
+
+	node_listen(&a, 1);
+	node_listen(&b, 2);
+	node_start(&a, SECRET, &tls_ok, NULL);
+	node_start(&b, SECRET, &tls_ok, NULL);
+	link_nodes(&a, &b);
+	msg_heartbeat(&m, 1, 2, 1);
+	send_ok(&a, &m);
+	ck_assert(wait_recv(&b, 1, 5000));
+
+	ck_assert_int_eq(transport_set_tls(b.t, &bad), -1);
+	ck_assert_int_eq(transport_set_tls(b.t, &tls_other), 0);
+	/* the connection that is up keeps going */
+	msg_heartbeat(&m, 1, 2, 2);
+	send_ok(&a, &m);
+	ck_assert(wait_recv(&b, 2, 5000));
+	/* a new one meets b's new certificate, which a does not trust */
+	ck_assert_int_eq(transport_remove_peer(a.t, 2), 0);
+	ck_assert_int_eq(transport_add_peer(a.t, 2, "127.0.0.1", b.port), 0);
+	msg_heartbeat(&m, 1, 2, 3);
+	send_ok(&a, &m);
+	ck_assert(wait_refused(b.t, 1, 5000));
+	ck_assert(!transport_peer_connected(a.t, 2));
+	ck_assert_uint_eq(b.n_recv, 2);
+	/* until a trusts it: the next redial gets through */
+	ck_assert_int_eq(transport_set_tls(a.t, &tls_trust_other), 0);
+	ck_assert(wait_recv(&b, 3, 5000));
+	ck_assert(b.recs[2].seq == 3);
+	node_stop(&a);
+	node_stop(&b);
+	free(good.cert);
+	free(good.key);
+	free(other.cert);
+	free(other.key);
+}
+END_TEST
+
 /* a connection that never says anything is closed at the auth timeout */
 START_TEST(silent_client_times_out)
 {
@@ -1126,6 +1179,7 @@ main(void)
 	tcase_add_test(tc, queue_bound_and_control_first);
 	tcase_add_test(tc, large_message);
 	tcase_add_test(tc, tls_exchange_and_verification);
+	tcase_add_test(tc, tls_reload);
 	tcase_add_test(tc, silent_client_times_out);
 	tcase_add_test(tc, burst_in_order);
 	tcase_add_test(tc, remove_peer_from_callback);
