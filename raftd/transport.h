@@ -77,9 +77,11 @@ void transport_options_default(struct transport_options *);
  * listen_fd: a socket already listening on raft_binding (inherited; the
  * transport makes it non-blocking and never closes it), or -1 to accept
  * nothing.  secret: the instance secret (copied no further than the derived
- * key).  tls: NULL for plain TCP; else the PEM bytes are loaded at once (a
- * server context needs cert and key).  opt: NULL for the defaults.  NULL
- * when the TLS material does not load or an argument is bad (logged).
+ * key).  tls: NULL for plain TCP; else the PEM bytes, loaded at once and not
+ * kept (cert and key required; ca NULL: the system trust store).  opt: NULL
+ * for the defaults.  NULL when the TLS material does not load or an
+ * argument is bad (logged).  The resolver for peer names reads
+ * /etc/resolv.conf and /etc/hosts here: call it before entering a jail.
  */
 struct transport *transport_new(struct event_base *base, int listen_fd,
     uint64_t self_id, const char *secret, const struct transport_tls *tls,
@@ -96,8 +98,8 @@ int transport_set_tls(struct transport *, const struct transport_tls *);
 /*
  * a peer to dial at host (a name, resolved with evdns, or an IP literal;
  * also the name its certificate must carry) and port, and to accept
- * connections from.  -1 for id 0, our own id, a known id, more than
- * RAFT_MAX_NODES peers or an empty host.
+ * connections from; dialing starts at once.  -1 for id 0, our own id, a
+ * known id, more than RAFT_MAX_NODES peers, an empty host or port 0.
  */
 int transport_add_peer(
     struct transport *, uint64_t id, const char *host, uint16_t port);
