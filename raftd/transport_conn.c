@@ -255,6 +255,24 @@ accept_bev(struct transport *t, evutil_socket_t fd)
 	return bev;
 }
 
+/*
+ * the oldest connection still authenticating makes room: a flood of
+ * strangers cannot keep a peer, whose proof takes a round trip, out
+ */
+static void
+evict_unauthenticated(struct transport *t)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &t->inbound, entry)
+	{
+		if (c->state != CONN_READY && !c->dead) {
+			conn_refuse(c, "too many connections");
+			return;
+		}
+	}
+}
+
 void
 transport_conn_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int socklen, void *arg)
@@ -266,6 +284,8 @@ transport_conn_accept_cb(struct evconnlistener *lev, evutil_socket_t fd,
 
 	(void)lev;
 	(void)socklen;
+	if (t->n_inbound >= t->opt.max_inbound)
+		evict_unauthenticated(t);
 	if (t->n_inbound >= t->opt.max_inbound) {
 		addr_format(sa, addr, sizeof(addr));
 		t->refused++;

@@ -1052,6 +1052,37 @@ START_TEST(tls_reload)
 }
 END_TEST
 
+/* strangers holding every slot make room for a peer */
+START_TEST(flood_evicts_strangers)
+{
+	struct transport_options o;
+	struct node a, b;
+	struct raft_msg m;
+	int fd[3], i;
+
+	transport_options_default(&o);
+	o.max_inbound = 2;
+	node_listen(&a, 1);
+	node_listen(&b, 2);
+	node_start(&a, SECRET, NULL, &o);
+	for (i = 0; i < 3; i++)
+		fd[i] = raw_connect(a.port);
+	/* the third stranger pushes the first out */
+	ck_assert(wait_for(raw_closed, &fd[0], 2000));
+	ck_assert_uint_eq(transport_refused(a.t), 1);
+	node_start(&b, SECRET, NULL, NULL);
+	link_nodes(&a, &b);
+	msg_heartbeat(&m, 2, 1, 1);
+	send_ok(&b, &m);
+	ck_assert(wait_recv(&a, 1, 2000));
+	ck_assert(wait_for(raw_closed, &fd[1], 2000));
+	for (i = 0; i < 3; i++)
+		close(fd[i]);
+	node_stop(&a);
+	node_stop(&b);
+}
+END_TEST
+
 /* a connection that never says anything is closed at the auth timeout */
 START_TEST(silent_client_times_out)
 {
@@ -1181,6 +1212,7 @@ main(void)
 	tcase_add_test(tc, tls_exchange_and_verification);
 	tcase_add_test(tc, tls_reload);
 	tcase_add_test(tc, silent_client_times_out);
+	tcase_add_test(tc, flood_evicts_strangers);
 	tcase_add_test(tc, burst_in_order);
 	tcase_add_test(tc, remove_peer_from_callback);
 	tcase_add_test(tc, peer_by_name);
