@@ -19,6 +19,12 @@ fsm_open(struct store *store, const char *root_scope)
 }
 
 void
+fsm_reload(struct fsm *f)
+{
+	store_applied(f->store, &f->applied_index, &f->applied_term);
+}
+
+void
 fsm_free(struct fsm *f)
 {
 	if (f == NULL)
@@ -233,6 +239,9 @@ fsm_apply_one(
 {
 	struct cmd c;
 
+	/* no-op and membership entries only move the applied index */
+	if (e->type != 0)
+		return res->status = ST_OK;
 	if (cmd_decode(e->data, e->len, &c) == -1 ||
 	    !keys_scope_valid(c.scope)) {
 		log_warnx("%s: entry %llu: malformed command", __func__,

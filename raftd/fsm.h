@@ -23,6 +23,7 @@ struct fsm;
 struct fsm_entry {
 	uint64_t index;
 	uint64_t term;
+	uint8_t type; /* enum raft_entry_type: only NORMAL (0) has effects */
 	const uint8_t *data; /* an encoded struct cmd */
 	size_t len;
 };
@@ -62,6 +63,8 @@ struct fsm_limits {
 struct fsm *fsm_open(struct store *, const char *root_scope);
 void fsm_free(struct fsm *);
 void fsm_applied(const struct fsm *, uint64_t *index, uint64_t *term);
+/* re-reads the applied index after the state was replaced (a snapshot) */
+void fsm_reload(struct fsm *);
 
 /*
  * Applies entries[0..n) (ascending; the first one above the applied index

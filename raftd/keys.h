@@ -2,8 +2,15 @@
  * Key layout of raftd's RocksDB database (one per node, at <node>/raft).
  *
  * Column families and their keys:
- *   log    u64 big-endian index -> u64 term, command bytes (rlog.c)
- *   raft   term, vote, membership, snapshot metadata (the raft driver)
+ *   log    u64 big-endian index -> u64 term, u8 entry type (enum
+ *          raft_entry_type), payload bytes (rlog.c)
+ *   raft   the driver's records (node_store.c):
+ *     "hs"       u64 term, u64 vote, u64 commit
+ *     "base"     u64 index, u64 term: the log holds entries after it
+ *     "snap"     u64 index, u64 term, bytes membership (raft_config_encode)
+ *     "snapdata" the snapshot's serialised state (node_snap.c)
+ *     "install"  a snapshot install in progress: the "snap" record, then
+ *                the data; present only between its two writes
  *   kv     user values and internal records, below
  *   cache  cache entries, same user layout as kv
  *   meta   "applied" -> u64 index, u64 term of the last applied entry
@@ -38,6 +45,12 @@
 #define KEYS_KIND_LIMITS 'l'
 
 #define KEYS_META_APPLIED "applied"
+
+#define KEYS_RAFT_HARD_STATE "hs"
+#define KEYS_RAFT_BASE "base"
+#define KEYS_RAFT_SNAP "snap"
+#define KEYS_RAFT_SNAPDATA "snapdata"
+#define KEYS_RAFT_INSTALL "install"
 
 struct keybuf {
 	uint8_t b[KEYS_MAX];

@@ -1,43 +1,43 @@
 /*
- * raftd as a role process.  Single node for now: this node is the leader
- * of term 1 and its only voter; a proposal is committed once the log
- * writer has made it durable (raftd/replica.c).
+ * raftd as a role process: owns the node's RocksDB database, runs the Raft
+ * node (raftd/node.h) with its peers over the transport (raftd/transport.h)
+ * and serves apid on the "raftd.api" channel.
  *
- * apid -> raftd (rep channel "raftd.api", one peer: apid's pid):
- *   MSG_RAFT_PROPOSE  encoded command        -> cmd_result after apply
- *   MSG_RAFT_READ     read_req               -> read result
- *   MSG_RAFT_STATUS   empty                  -> str json
+ * apid -> raftd (rep channel "raftd.api", one peer: apid's pid), payloads
+ * as in proto/msg.h:
+ *   MSG_RAFT_PROPOSE   encoded command  -> cmd_result after apply
+ *   MSG_RAFT_READ      read_req         -> read result
+ *   MSG_RAFT_STATUS    empty            -> str json
+ *   MSG_RAFT_WATCH     u64 version      -> str json
+ *   MSG_RAFT_MEMBER    op, id, address  -> u16 status, str json
+ *   MSG_RAFT_SNAPSHOT  empty            -> u16 status, str json
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
-
-#include <json-c/json.h>
 
 #include "common/log.h"
 #include "proto/codec.h"
 #include "proto/command.h"
+#include "proto/msg.h"
 #include "raftd/fsm.h"
 #include "raftd/keys.h"
-#include "raftd/raftd.h"
-#include "raftd/replica.h"
+#include "raftd/raftd_int.h"
 #include "raftd/store.h"
+#include "raftd/transport.h"
 
 #define RAFTD_API_NCTX 1024
-/* how often the allowed apid pid is compared with the announced one */
+/* how often the allowed apid pid and open watches are looked at */
 #define RAFTD_PEER_SYNC_MS 10
 
-struct raftd {
-	struct role_env *env;
-	struct store *store;
-	struct fsm *fsm;
-	struct replica *replica;
-	struct ipc_chan *api;
-	struct event *peer_ev;
-	pid_t api_peer; /* the apid pid the channel accepts */
-	bool stopping;
+/* what a membership request needs to build its reply */
+struct raftd_mwait {
+	struct ipc_rctx *rctx;
+	uint8_t op;
+	uint64_t id;
 };
 
 static void
@@ -60,27 +60,109 @@ raftd_reply_result(struct ipc_rctx *rctx, const struct fsm_result *res)
 }
 
 static void
-raftd_reply_status(struct ipc_rctx *rctx, uint16_t status)
+raftd_reply_status(struct ipc_rctx *rctx, uint16_t status, const char *data)
 {
 	struct fsm_result res;
 
 	memset(&res, 0, sizeof(res));
 	res.status = status;
+	res.data = (uint8_t *)data;
+	res.data_len = data != NULL ? strlen(data) : 0;
 	raftd_reply_result(rctx, &res);
 }
 
-/* a proposal was applied: answer its requester */
+/* --- node hooks --- */
+
 static void
-raftd_applied(void *waiter, const struct fsm_result *res, void *arg)
+raftd_proposed(void *waiter, const struct fsm_result *res, void *arg)
 {
 	(void)arg;
 	raftd_reply_result(waiter, res);
 }
 
 static void
+raftd_read_done(void *waiter, const uint8_t *res, size_t len, void *arg)
+{
+	(void)arg;
+	ipc_reply(waiter, MSG_RAFT_READ, res, len);
+}
+
+static void
+raftd_member_json(struct raftd *rd, struct raftd_mwait *w, uint16_t st,
+    uint64_t id, struct json_object *o)
+{
+	const struct raft_config *c = raft_config(node_core(rd->node));
+	char addr[CFG_HOST_MAX + 16];
+
+	if (st == MEMBER_NOT_LEADER) {
+		json_object_object_add(
+		    o, "leader", json_object_new_string(raftd_name(rd, id)));
+	} else if (st == MEMBER_OK && w->op == MEMBER_JOIN) {
+		raftd_raft_address(rd, w->id, addr, sizeof(addr));
+		json_object_object_add(o, "node_id",
+		    json_object_new_string(raftd_name(rd, w->id)));
+		json_object_object_add(
+		    o, "raft_address", json_object_new_string(addr));
+		json_object_object_add(o, "voter",
+		    json_object_new_boolean(raft_config_is_voter(c, w->id)));
+	} else if (st == MEMBER_OK && w->op == MEMBER_TRANSFER) {
+		json_object_object_add(
+		    o, "leader", json_object_new_string(raftd_name(rd, id)));
+	}
+}
+
+static void
+raftd_member_done(void *waiter, uint16_t st, uint64_t id, void *arg)
+{
+	struct raftd *rd = arg;
+	struct raftd_mwait *w = waiter;
+	struct json_object *o = json_object_new_object();
+	struct pbuf pb;
+
+	raftd_member_json(rd, w, st, id, o);
+	pb_init(&pb);
+	pb_add_u16(&pb, st);
+	pb_add_str(
+	    &pb, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	raftd_reply(w->rctx, MSG_RAFT_MEMBER, &pb);
+	free(w);
+}
+
+static void
+raftd_changed(void *arg)
+{
+	raftd_watches_answer(arg, true);
+}
+
+static void
+raftd_send(void *arg, const struct raft_msg *m)
+{
+	struct raftd *rd = arg;
+
+	/* a full queue or an unknown peer: Raft resends */
+	if (rd->net != NULL)
+		(void)transport_send(rd->net, m);
+}
+
+static void
+raftd_net_recv(uint64_t from, const struct raft_msg *m, void *arg)
+{
+	struct raftd *rd = arg;
+
+	if (m->from != from || rd->node == NULL)
+		return;
+	node_recv(rd->node, m);
+}
+
+/* --- apid requests --- */
+
+static void
 raftd_propose(struct raftd *rd, struct ipc_msg *m)
 {
 	struct cmd c;
+	uint64_t leader;
+	uint16_t st;
 
 	if (cmd_decode(m->payload, m->len, &c) == -1)
 		fatalx("%s: malformed proposal from apid", __func__);
@@ -89,70 +171,118 @@ raftd_propose(struct raftd *rd, struct ipc_msg *m)
 	    c.key_len > KEYS_USER_KEY_MAX) {
 		log_warnx("%s: %s with a bad scope or key", __func__,
 		    cmd_type_name(c.type));
-		return raftd_reply_status(m->rctx, ST_BAD_COMMAND);
+		return raftd_reply_status(m->rctx, ST_BAD_COMMAND, NULL);
 	}
 	if (rd->stopping)
-		return raftd_reply_status(m->rctx, ST_NO_LEADER);
+		return raftd_reply_status(m->rctx, ST_NO_LEADER, NULL);
 	/* the command's pointers into the payload are copied by encoding */
-	if (replica_propose(rd->replica, &c, m->rctx) == 0) {
-		log_warnx("%s: too many proposals in flight", __func__);
-		return raftd_reply_status(m->rctx, ST_NO_LEADER);
-	}
+	st = node_propose(rd->node, &c, m->rctx, &leader);
+	if (st == ST_NOT_LEADER)
+		return raftd_reply_status(
+		    m->rctx, ST_NOT_LEADER, raftd_name(rd, leader));
+	if (st != ST_OK)
+		return raftd_reply_status(m->rctx, st, NULL);
 }
 
 static void
 raftd_read(struct raftd *rd, struct ipc_msg *m)
 {
 	struct read_req q;
-	struct pbuf pb;
 
 	if (read_req_decode(m->payload, m->len, &q, NULL) == -1)
 		fatalx("%s: malformed read request from apid", __func__);
-	/*
-	 * one node: everything committed is applied before the loop runs
-	 * again, so a local read is also linearizable
-	 */
-	pb_init(&pb);
-	fsm_read(rd->fsm, &q, &pb);
-	raftd_reply(m->rctx, MSG_RAFT_READ, &pb);
-}
-
-static struct json_object *
-raftd_state_json(struct raftd *rd)
-{
-	struct json_object *o, *voters;
-	const char *node = rd->env->node_id;
-
-	o = json_object_new_object();
-	voters = json_object_new_array();
-	json_object_array_add(voters, json_object_new_string(node));
-	json_object_object_add(o, "node", json_object_new_string(node));
-	json_object_object_add(o, "role", json_object_new_string("leader"));
-	json_object_object_add(o, "leader", json_object_new_string(node));
-	json_object_object_add(o, "term",
-	    json_object_new_int64((int64_t)replica_term(rd->replica)));
-	json_object_object_add(o, "commit_index",
-	    json_object_new_int64((int64_t)replica_commit_index(rd->replica)));
-	json_object_object_add(o, "applied_index",
-	    json_object_new_int64((int64_t)replica_applied_index(rd->replica)));
-	json_object_object_add(o, "voters", voters);
-	return o;
+	node_read(rd->node, m->payload, m->len, m->rctx);
 }
 
 static void
 raftd_status_reply(struct raftd *rd, struct ipc_msg *m)
 {
 	struct json_object *o;
-	struct pbuf pb;
 
 	if (m->len != 0)
 		fatalx("%s: malformed status request from apid", __func__);
 	o = raftd_state_json(rd);
-	pb_init(&pb);
-	pb_add_str(
-	    &pb, json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	raftd_reply_json(m->rctx, MSG_RAFT_STATUS, o);
 	json_object_put(o);
-	raftd_reply(m->rctx, MSG_RAFT_STATUS, &pb);
+}
+
+/* a join names its node's raft binding, or client_domain with its port */
+static bool
+raftd_join_address_ok(struct raftd *rd, uint64_t id, const char *addr)
+{
+	const struct cfg_node *n = raftd_node_by_id(rd, id);
+	char want[CFG_HOST_MAX + 16];
+
+	if (n == NULL)
+		return false;
+	snprintf(want, sizeof(want), n->raft_binding.ipv6 ? "[%s]:%u" : "%s:%u",
+	    n->raft_binding.host, (unsigned)n->raft_binding.port);
+	if (strcmp(addr, want) == 0)
+		return true;
+	if (n->client_domain == NULL)
+		return false;
+	snprintf(want, sizeof(want), "%s:%u", n->client_domain,
+	    (unsigned)n->raft_binding.port);
+	return strcmp(addr, want) == 0;
+}
+
+static void
+raftd_member(struct raftd *rd, struct ipc_msg *m)
+{
+	struct raftd_mwait *w;
+	struct pread pr;
+	char *id = NULL, *addr = NULL;
+	uint8_t op;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		fatal("%s", __func__);
+	w->rctx = m->rctx;
+	pr_init(&pr, m->payload, m->len);
+	pr_get_u8(&pr, &op);
+	pr_get_strdup(&pr, &id);
+	if (op == MEMBER_JOIN)
+		pr_get_strdup(&pr, &addr);
+	w->op = op;
+	if (pr_end(&pr) != 0 || op < MEMBER_JOIN || op > MEMBER_TRANSFER) {
+		raftd_member_done(w, MEMBER_BAD_REQUEST, 0, rd);
+	} else if ((w->id = raftd_id_of(rd, id)) == 0) {
+		raftd_member_done(w,
+		    op == MEMBER_JOIN ? MEMBER_BAD_REQUEST : MEMBER_NOT_FOUND,
+		    0, rd);
+	} else if (op == MEMBER_JOIN &&
+	    !raftd_join_address_ok(rd, w->id, addr)) {
+		raftd_member_done(w, MEMBER_BAD_REQUEST, 0, rd);
+	} else {
+		node_member(rd->node, op, w->id, addr, w);
+	}
+	free(id);
+	free(addr);
+}
+
+static void
+raftd_snapshot(struct raftd *rd, struct ipc_msg *m)
+{
+	const struct raft_snapshot_meta *sm;
+	uint64_t index;
+	uint16_t st = 0;
+	char json[64];
+	struct pbuf pb;
+
+	if (m->len != 0)
+		fatalx("%s: malformed snapshot request from apid", __func__);
+	if (node_snapshot_now(rd->node, &index) == -1) {
+		/* nothing applied since the last one is not a failure */
+		sm = raft_snapshot_meta(node_core(rd->node));
+		index = sm->index;
+		if (index == 0 || index != node_applied(rd->node))
+			st = 1;
+	}
+	snprintf(
+	    json, sizeof(json), "{\"index\":%llu}", (unsigned long long)index);
+	pb_init(&pb);
+	pb_add_u16(&pb, st);
+	pb_add_str(&pb, json);
+	raftd_reply(m->rctx, MSG_RAFT_SNAPSHOT, &pb);
 }
 
 static void
@@ -170,6 +300,15 @@ raftd_dispatch_apid(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 		break;
 	case MSG_RAFT_STATUS:
 		raftd_status_reply(rd, m);
+		break;
+	case MSG_RAFT_WATCH:
+		raftd_watch(rd, m);
+		break;
+	case MSG_RAFT_MEMBER:
+		raftd_member(rd, m);
+		break;
+	case MSG_RAFT_SNAPSHOT:
+		raftd_snapshot(rd, m);
 		break;
 	default:
 		fatalx("%s: unexpected message %u", __func__, m->hdr.type);
@@ -199,6 +338,7 @@ raftd_peer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	raftd_peer_sync(arg);
+	raftd_watches_answer(arg, false);
 }
 
 static char *
@@ -211,6 +351,89 @@ raftd_db_path(const char *data_dir)
 		n > 0 && data_dir[n - 1] == '/' ? "" : "/") == -1)
 		fatal("%s", __func__);
 	return path;
+}
+
+/* peers from cfg.nodes: client_domain or the raft binding's host */
+static int
+raftd_net_start(struct raftd *rd)
+{
+	struct role_env *env = rd->env;
+	struct transport_tls tls, *tp = NULL;
+	const struct cfg_node *n;
+
+	if (env->cfg.n_nodes < 2)
+		return 0;
+	if (env->tls_cert_pem != NULL && env->tls_key_pem != NULL) {
+		memset(&tls, 0, sizeof(tls));
+		tls.cert_pem = env->tls_cert_pem;
+		tls.cert_len = strlen(env->tls_cert_pem);
+		tls.key_pem = env->tls_key_pem;
+		tls.key_len = strlen(env->tls_key_pem);
+		tls.ca_pem = env->tls_ca_pem;
+		tls.ca_len =
+		    env->tls_ca_pem != NULL ? strlen(env->tls_ca_pem) : 0;
+		tls.skip_verify = env->cfg.client_skip_verify;
+		tp = &tls;
+	}
+	rd->net = transport_new(env->base, env->nfds > 0 ? env->fds[0] : -1,
+	    rd->self_id, env->cfg.instance_secret, tp, NULL, raftd_net_recv,
+	    rd);
+	if (rd->net == NULL)
+		return -1;
+	for (uint64_t id = 1; id <= env->cfg.n_nodes; id++) {
+		if (id == rd->self_id)
+			continue;
+		n = raftd_node_by_id(rd, id);
+		if (transport_add_peer(rd->net, id,
+			n->client_domain != NULL ? n->client_domain
+						 : n->raft_binding.host,
+			n->raft_binding.port) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+raftd_node_start(struct raftd *rd)
+{
+	struct role_env *env = rd->env;
+	struct node_opts o;
+	struct node_hooks h;
+	struct timespec ts;
+
+	memset(&o, 0, sizeof(o));
+	memset(&h, 0, sizeof(h));
+	if ((rd->self_id = raftd_id_of(rd, env->node_id)) == 0 ||
+	    rd->self_id > RAFT_MAX_NODES) {
+		log_warnx("%s: node %s is not configured (or past node %d)",
+		    __func__, env->node_id, RAFT_MAX_NODES);
+		return -1;
+	}
+	o.id = rd->self_id;
+	o.bootstrap = env->cfg.default_leader == NULL ||
+	    strcmp(env->cfg.default_leader, env->node_id) == 0;
+	o.heartbeat_ms = env->cfg.raft_heartbeat_interval_ms > 0
+	    ? (uint32_t)env->cfg.raft_heartbeat_interval_ms
+	    : 100;
+	o.election_ms = env->cfg.raft_election_timeout_ms > 0
+	    ? (uint32_t)env->cfg.raft_election_timeout_ms
+	    : 1000;
+	o.snapshot_threshold = env->cfg.raft_snapshot_threshold > 0
+	    ? (uint64_t)env->cfg.raft_snapshot_threshold
+	    : 0;
+	o.snapshot_trailing = env->cfg.raft_snapshot_trailing > 0
+	    ? (uint64_t)env->cfg.raft_snapshot_trailing
+	    : 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	o.seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+	h.send = raftd_send;
+	h.proposed = raftd_proposed;
+	h.read_done = raftd_read_done;
+	h.member_done = raftd_member_done;
+	h.changed = raftd_changed;
+	h.arg = rd;
+	rd->node = node_open(rd->store, rd->fsm, env->base, &o, &h);
+	return 0;
 }
 
 static int
@@ -230,8 +453,8 @@ raftd_start(struct role_env *env)
 	if (rd->store == NULL)
 		return -1;
 	rd->fsm = fsm_open(rd->store, env->cfg.root_prefix);
-	rd->replica = replica_open(rd->store, rd->fsm, env->base,
-	    REPLICA_PENDING_MAX, raftd_applied, rd);
+	if (raftd_node_start(rd) == -1 || raftd_net_start(rd) == -1)
+		return -1;
 	role_url(env, "raftd.api", url, sizeof(url));
 	rd->api = ipc_rep_listen(
 	    env->ipc, url, RAFTD_API_NCTX, raftd_dispatch_apid, rd);
@@ -245,9 +468,11 @@ raftd_start(struct role_env *env)
 		 env->base, -1, EV_PERSIST, raftd_peer_cb, rd)) == NULL ||
 	    event_add(rd->peer_ev, &tv) == -1)
 		fatalx("%s: peer timer", __func__);
-	log_info("serving: applied index %llu, last index %llu",
-	    (unsigned long long)replica_applied_index(rd->replica),
-	    (unsigned long long)replica_last_index(rd->replica));
+	log_info("serving: node id %llu, applied index %llu, last index %llu%s",
+	    (unsigned long long)rd->self_id,
+	    (unsigned long long)node_applied(rd->node),
+	    (unsigned long long)raft_last_index(node_core(rd->node)),
+	    node_needs_join(rd->node) ? ", waiting to join" : "");
 	return 0;
 }
 
@@ -258,11 +483,11 @@ raftd_status(struct role_env *env)
 	struct json_object *o;
 	char *s;
 
-	if (rd == NULL || rd->replica == NULL)
+	if (rd == NULL || rd->node == NULL)
 		return strdup("{}");
 	o = raftd_state_json(rd);
-	json_object_object_add(o, "last_index",
-	    json_object_new_int64((int64_t)replica_last_index(rd->replica)));
+	json_object_object_add(o, "log_commits",
+	    json_object_new_int64((int64_t)node_log_commits(rd->node)));
 	json_object_object_add(o, "rocksdb_bytes",
 	    json_object_new_int64((int64_t)store_size_bytes(rd->store)));
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -277,9 +502,11 @@ raftd_stop(struct role_env *env)
 
 	if (rd != NULL) {
 		rd->stopping = true;
+		raftd_watches_answer(rd, true);
 		/* everything proposed gets durable, applied and answered */
-		replica_close(rd->replica);
-		rd->replica = NULL;
+		node_close(rd->node);
+		rd->node = NULL;
+		transport_free(rd->net);
 		if (rd->peer_ev != NULL)
 			event_free(rd->peer_ev);
 		ipc_close(rd->api);

@@ -7,36 +7,29 @@
 #include "raftd/rlog.h"
 
 /*
- * The writer reports durability as a high-water mark: entries are written
- * in index order, so "durable up to N" is the whole completion list.
+ * One job at a time: the core hands out no new batch before the previous
+ * one is advanced, so a deeper queue would never fill.
  */
 struct rlog_writer {
 	struct store *store;
 	struct event *done_ev;
-	rlog_durable_cb cb;
+	rlog_done_cb cb;
 	void *arg;
 	pthread_t thread;
 
 	pthread_mutex_t mtx;
-	pthread_cond_t work; /* the writer waits for entries */
-	pthread_cond_t idle; /* flushers wait for an empty queue */
-	struct fsm_entry *queue; /* ring of qmax, under mtx */
-	size_t qhead;
-	size_t qlen;
-	size_t qmax;
-	int writing;
-	int stopping;
-	uint64_t durable; /* under mtx */
+	pthread_cond_t work; /* the writer waits for a job */
+	pthread_cond_t idle; /* flushers wait for the job to finish */
+	struct rlog_job *job; /* under mtx: submitted, not yet reported */
+	bool written; /* under mtx: job is durable */
+	bool stopping;
 	char *err; /* first write error, under mtx */
 	uint64_t commits; /* under mtx */
-
-	struct fsm_entry *batch; /* the writer thread's own */
-	uint64_t reported; /* the loop's own */
 };
 
 static void
-rlog_batch_fill(rocksdb_writebatch_t *wb, struct store *s,
-    const struct fsm_entry *e, size_t n)
+rlog_put_entries(rocksdb_writebatch_t *wb, struct store *s,
+    const struct raft_entry *e, size_t n)
 {
 	uint8_t key[KEYS_LOG_LEN];
 	struct pbuf val;
@@ -45,6 +38,7 @@ rlog_batch_fill(rocksdb_writebatch_t *wb, struct store *s,
 	for (size_t i = 0; i < n; i++) {
 		pb_reset(&val);
 		pb_add_u64(&val, e[i].term);
+		pb_add_u8(&val, e[i].type);
 		pb_add_raw(&val, e[i].data, e[i].len);
 		if (val.err)
 			fatalx("%s: entry %llu does not fit", __func__,
@@ -57,31 +51,112 @@ rlog_batch_fill(rocksdb_writebatch_t *wb, struct store *s,
 	pb_free(&val);
 }
 
+static void
+rlog_put_raft(rocksdb_writebatch_t *wb, struct store *s, const char *key,
+    const uint64_t *v, size_t n)
+{
+	uint8_t buf[3 * 8];
+
+	for (size_t i = 0; i < n; i++)
+		keys_put_u64(buf + 8 * i, v[i]);
+	rocksdb_writebatch_put_cf(wb, s->cf[STORE_CF_RAFT], key, strlen(key),
+	    (const char *)buf, 8 * n);
+}
+
+static void
+rlog_delete_range(
+    rocksdb_writebatch_t *wb, struct store *s, uint64_t from, uint64_t to)
+{
+	uint8_t k0[KEYS_LOG_LEN], k1[KEYS_LOG_LEN];
+
+	keys_log(k0, from);
+	keys_log(k1, to);
+	rocksdb_writebatch_delete_range_cf(wb, s->cf[STORE_CF_LOG],
+	    (const char *)k0, sizeof(k0), (const char *)k1, sizeof(k1));
+}
+
 /* NULL on success, else the error text (rocksdb_free it) */
 static char *
-rlog_write(struct store *s, const struct fsm_entry *e, size_t n)
+rlog_write(struct store *s, const struct rlog_job *j)
 {
 	rocksdb_writebatch_t *wb;
 	char *err = NULL;
+	uint64_t v[3];
 
 	wb = rocksdb_writebatch_create();
-	rlog_batch_fill(wb, s, e, n);
+	if (j->truncate_from > 0)
+		rlog_delete_range(wb, s, j->truncate_from, UINT64_MAX);
+	rlog_put_entries(wb, s, j->entries, j->n_entries);
+	if (j->has_hard_state) {
+		v[0] = j->hard_state.term;
+		v[1] = j->hard_state.vote;
+		v[2] = j->hard_state.commit;
+		rlog_put_raft(wb, s, KEYS_RAFT_HARD_STATE, v, 3);
+	}
+	if (j->compact_index > 0) {
+		rlog_delete_range(wb, s, 0, j->compact_index + 1);
+		v[0] = j->compact_index;
+		v[1] = j->compact_term;
+		rlog_put_raft(wb, s, KEYS_RAFT_BASE, v, 2);
+	}
 	rocksdb_write(s->db, s->wo_sync, wb, &err);
 	rocksdb_writebatch_destroy(wb);
 	return err;
 }
 
 void
-rlog_append_sync(struct store *s, const struct fsm_entry *e, size_t n)
+rlog_write_sync(struct store *s, const struct rlog_job *j)
 {
 	char *err;
 
-	if ((err = rlog_write(s, e, n)) != NULL)
+	if ((err = rlog_write(s, j)) != NULL)
 		fatalx("%s: %s", __func__, err);
 }
 
+static void
+rlog_get_u64s(struct store *s, const char *key, uint64_t *v, size_t n)
+{
+	char *val;
+	size_t vlen;
+	int found;
+
+	memset(v, 0, n * sizeof(*v));
+	found = store_get(s, STORE_CF_RAFT, key, strlen(key), &val, &vlen);
+	if (found == -1)
+		fatalx("%s: cannot read %s", __func__, key);
+	if (found == 0)
+		return;
+	if (vlen != 8 * n)
+		fatalx("%s: %s record of %zu bytes", __func__, key, vlen);
+	for (size_t i = 0; i < n; i++)
+		v[i] = keys_get_u64((const uint8_t *)val + 8 * i);
+	rocksdb_free(val);
+}
+
 void
-rlog_last(struct store *s, uint64_t *index, uint64_t *term)
+rlog_hard_state(struct store *s, struct raft_hard_state *hs)
+{
+	uint64_t v[3];
+
+	rlog_get_u64s(s, KEYS_RAFT_HARD_STATE, v, 3);
+	hs->term = v[0];
+	hs->vote = v[1];
+	hs->commit = v[2];
+}
+
+void
+rlog_base(struct store *s, uint64_t *index, uint64_t *term)
+{
+	uint64_t v[2];
+
+	rlog_get_u64s(s, KEYS_RAFT_BASE, v, 2);
+	*index = v[0];
+	*term = v[1];
+}
+
+/* the first or last log record's index and term */
+static void
+rlog_edge(struct store *s, bool last, uint64_t *index, uint64_t *term)
 {
 	rocksdb_iterator_t *it;
 	const char *k, *v;
@@ -90,11 +165,14 @@ rlog_last(struct store *s, uint64_t *index, uint64_t *term)
 
 	*index = *term = 0;
 	it = rocksdb_create_iterator_cf(s->db, s->ro, s->cf[STORE_CF_LOG]);
-	rocksdb_iter_seek_to_last(it);
+	if (last)
+		rocksdb_iter_seek_to_last(it);
+	else
+		rocksdb_iter_seek_to_first(it);
 	if (rocksdb_iter_valid(it)) {
 		k = rocksdb_iter_key(it, &klen);
 		v = rocksdb_iter_value(it, &vlen);
-		if (vlen < 8)
+		if (vlen < 9)
 			fatalx("%s: log record of %zu bytes", __func__, vlen);
 		*index = keys_log_index((const uint8_t *)k, klen);
 		*term = keys_get_u64((const uint8_t *)v);
@@ -105,8 +183,23 @@ rlog_last(struct store *s, uint64_t *index, uint64_t *term)
 		fatalx("%s: %s", __func__, err);
 }
 
+void
+rlog_last(struct store *s, uint64_t *index, uint64_t *term)
+{
+	rlog_edge(s, true, index, term);
+}
+
+uint64_t
+rlog_first(struct store *s)
+{
+	uint64_t index, term;
+
+	rlog_edge(s, false, &index, &term);
+	return index;
+}
+
 int
-rlog_read(struct store *s, uint64_t index, struct fsm_entry *e)
+rlog_read(struct store *s, uint64_t index, struct raft_entry *e)
 {
 	uint8_t key[KEYS_LOG_LEN], *data;
 	char *val;
@@ -120,60 +213,44 @@ rlog_read(struct store *s, uint64_t index, struct fsm_entry *e)
 		    (unsigned long long)index);
 	if (found == 0)
 		return 0;
-	if (vlen < 8)
+	if (vlen < 9 || vlen - 9 > UINT32_MAX)
 		fatalx("%s: log record of %zu bytes", __func__, vlen);
-	if ((data = malloc(vlen - 8 + 1)) == NULL)
+	if ((data = malloc(vlen - 9 + 1)) == NULL)
 		fatal("%s", __func__);
-	memcpy(data, val + 8, vlen - 8);
+	memcpy(data, val + 9, vlen - 9);
 	e->index = index;
 	e->term = keys_get_u64((const uint8_t *)val);
+	e->type = (uint8_t)val[8];
 	e->data = data;
-	e->len = vlen - 8;
+	e->len = (uint32_t)(vlen - 9);
 	rocksdb_free(val);
 	return 1;
-}
-
-/* takes at most RLOG_BATCH_MAX queued entries; called with mtx held */
-static size_t
-rlog_take(struct rlog_writer *w)
-{
-	size_t n;
-
-	n = w->qlen < RLOG_BATCH_MAX ? w->qlen : RLOG_BATCH_MAX;
-	for (size_t i = 0; i < n; i++)
-		w->batch[i] = w->queue[(w->qhead + i) % w->qmax];
-	w->qhead = (w->qhead + n) % w->qmax;
-	w->qlen -= n;
-	return n;
 }
 
 static void *
 rlog_writer_main(void *arg)
 {
 	struct rlog_writer *w = arg;
-	size_t n;
+	struct rlog_job *j;
 	char *err;
 
 	pthread_mutex_lock(&w->mtx);
 	for (;;) {
-		while (w->qlen == 0 && !w->stopping)
+		while ((w->job == NULL || w->written) && !w->stopping)
 			pthread_cond_wait(&w->work, &w->mtx);
-		if (w->qlen == 0)
+		if (w->job == NULL || w->written)
 			break;
-		n = rlog_take(w);
-		w->writing = 1;
+		j = w->job;
 		pthread_mutex_unlock(&w->mtx);
-		err = rlog_write(w->store, w->batch, n);
+		err = rlog_write(w->store, j);
 		pthread_mutex_lock(&w->mtx);
-		w->writing = 0;
 		if (err != NULL && w->err == NULL)
 			w->err = err;
 		else if (err != NULL)
 			rocksdb_free(err);
-		else {
-			w->durable = w->batch[n - 1].index;
+		else
 			w->commits++;
-		}
+		w->written = true;
 		pthread_cond_broadcast(&w->idle);
 		pthread_mutex_unlock(&w->mtx);
 		event_active(w->done_ev, EV_READ, 0);
@@ -183,25 +260,27 @@ rlog_writer_main(void *arg)
 	return NULL;
 }
 
-/* the loop side: report what became durable */
+/* the loop side: report the job once it is durable */
 static void
 rlog_drain(struct rlog_writer *w)
 {
-	uint64_t durable;
+	struct rlog_job *j = NULL;
 
 	pthread_mutex_lock(&w->mtx);
-	durable = w->durable;
 	if (w->err != NULL)
 		fatalx("log write failed: %s", w->err);
-	pthread_mutex_unlock(&w->mtx);
-	if (durable > w->reported) {
-		w->reported = durable;
-		w->cb(durable, w->arg);
+	if (w->job != NULL && w->written) {
+		j = w->job;
+		w->job = NULL;
+		w->written = false;
 	}
+	pthread_mutex_unlock(&w->mtx);
+	if (j != NULL)
+		w->cb(j, w->arg);
 }
 
 static void
-rlog_done_cb(evutil_socket_t fd, short what, void *arg)
+rlog_done_cb_ev(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
@@ -209,23 +288,18 @@ rlog_done_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct rlog_writer *
-rlog_writer_start(struct store *s, struct event_base *base, size_t queue_max,
-    rlog_durable_cb cb, void *arg)
+rlog_writer_start(
+    struct store *s, struct event_base *base, rlog_done_cb cb, void *arg)
 {
 	struct rlog_writer *w;
 	int rc;
 
-	if (queue_max == 0)
-		fatalx("%s: empty queue", __func__);
-	if ((w = calloc(1, sizeof(*w))) == NULL ||
-	    (w->queue = calloc(queue_max, sizeof(*w->queue))) == NULL ||
-	    (w->batch = calloc(RLOG_BATCH_MAX, sizeof(*w->batch))) == NULL)
+	if ((w = calloc(1, sizeof(*w))) == NULL)
 		fatal("%s", __func__);
 	w->store = s;
-	w->qmax = queue_max;
 	w->cb = cb;
 	w->arg = arg;
-	if ((w->done_ev = event_new(base, -1, 0, rlog_done_cb, w)) == NULL)
+	if ((w->done_ev = event_new(base, -1, 0, rlog_done_cb_ev, w)) == NULL)
 		fatalx("%s: event_new", __func__);
 	pthread_mutex_init(&w->mtx, NULL);
 	pthread_cond_init(&w->work, NULL);
@@ -236,25 +310,36 @@ rlog_writer_start(struct store *s, struct event_base *base, size_t queue_max,
 }
 
 int
-rlog_writer_submit(struct rlog_writer *w, const struct fsm_entry *e)
+rlog_writer_submit(struct rlog_writer *w, struct rlog_job *j)
 {
 	pthread_mutex_lock(&w->mtx);
-	if (w->qlen == w->qmax || w->stopping) {
+	if (w->job != NULL || w->stopping) {
 		pthread_mutex_unlock(&w->mtx);
 		return -1;
 	}
-	w->queue[(w->qhead + w->qlen) % w->qmax] = *e;
-	w->qlen++;
+	w->job = j;
+	w->written = false;
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->mtx);
 	return 0;
+}
+
+bool
+rlog_writer_busy(struct rlog_writer *w)
+{
+	bool busy;
+
+	pthread_mutex_lock(&w->mtx);
+	busy = w->job != NULL;
+	pthread_mutex_unlock(&w->mtx);
+	return busy;
 }
 
 void
 rlog_writer_flush(struct rlog_writer *w)
 {
 	pthread_mutex_lock(&w->mtx);
-	while ((w->qlen > 0 || w->writing) && w->err == NULL)
+	while (w->job != NULL && !w->written && w->err == NULL)
 		pthread_cond_wait(&w->idle, &w->mtx);
 	pthread_mutex_unlock(&w->mtx);
 	rlog_drain(w);
@@ -278,7 +363,7 @@ rlog_writer_stop(struct rlog_writer *w)
 		return;
 	rlog_writer_flush(w);
 	pthread_mutex_lock(&w->mtx);
-	w->stopping = 1;
+	w->stopping = true;
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->mtx);
 	pthread_join(w->thread, NULL);
@@ -288,7 +373,5 @@ rlog_writer_stop(struct rlog_writer *w)
 	pthread_cond_destroy(&w->idle);
 	if (w->err != NULL)
 		rocksdb_free(w->err);
-	free(w->queue);
-	free(w->batch);
 	free(w);
 }

@@ -1,7 +1,7 @@
 /*
  * raftd state: RocksDB store, apply of the values commands (API.md §11)
  * with usage accounting and limits (§7.1), reads, atomic applied index,
- * the durable log with its writer thread, and recovery.
+ * and the raftd role serving apid (the Raft node: check_node.c).
  */
 #include <check.h>
 #include <ftw.h>
@@ -27,7 +27,6 @@
 #include "raftd/fsm_int.h"
 #include "raftd/keys.h"
 #include "raftd/raftd.h"
-#include "raftd/replica.h"
 #include "raftd/rlog.h"
 #include "raftd/store.h"
 
@@ -118,7 +117,7 @@ static uint16_t
 apply(uint16_t type, const char *scope, const char *key, const char *value,
     const char *old, int64_t num, struct fsm_result *res)
 {
-	struct fsm_entry e;
+	struct fsm_entry e = { 0 };
 	struct fsm_result local;
 	uint8_t *buf;
 	uint16_t status;
@@ -140,7 +139,7 @@ apply(uint16_t type, const char *scope, const char *key, const char *value,
 static uint16_t
 apply_raw(const char *scope, const char *key, size_t key_len)
 {
-	struct fsm_entry e;
+	struct fsm_entry e = { 0 };
 	struct fsm_result res;
 	uint8_t *buf;
 	uint16_t status;
@@ -195,18 +194,6 @@ kv_get(const char *scope, const char *key)
 	ck_assert_int_eq(pr_end(&r), 0);
 	pb_free(&out);
 	return s;
-}
-
-/* the value as a string in a static buffer, "" when absent */
-static const char *
-kv_get_static(const char *scope, const char *key)
-{
-	static char buf[64];
-	char *v = kv_get(scope, key);
-
-	snprintf(buf, sizeof(buf), "%s", v != NULL ? v : "");
-	free(v);
-	return buf;
 }
 
 static void
@@ -506,7 +493,7 @@ END_TEST
 
 START_TEST(bad_commands)
 {
-	struct fsm_entry e;
+	struct fsm_entry e = { 0 };
 	struct fsm_result res;
 	char big[KEYS_USER_KEY_MAX + 2];
 	uint8_t junk[5] = { 0, 1, 2, 3, 4 };
@@ -535,7 +522,7 @@ END_TEST
 /* one fsm_apply call over several entries that read each other's writes */
 START_TEST(batch_sees_own_writes)
 {
-	struct fsm_entry e[8];
+	struct fsm_entry e[8] = { 0 };
 	struct fsm_result res[8];
 	uint8_t *bufs[8];
 	size_t n = 0;
@@ -582,7 +569,7 @@ END_TEST
 
 START_TEST(applied_index_atomic_and_idempotent)
 {
-	struct fsm_entry e[3];
+	struct fsm_entry e[3] = { 0 };
 	struct fsm_result res[3];
 	uint8_t *bufs[3];
 
@@ -768,200 +755,12 @@ START_TEST(internal_records_unreachable)
 }
 END_TEST
 
-/* --- the log, the writer thread and the single-node driver --- */
-
-struct waiter {
-	int done;
-	uint16_t status;
-	char data[32];
-};
-
-static int done_count;
-
-static void
-on_done(void *w, const struct fsm_result *res, void *arg)
-{
-	struct waiter *wt = w;
-
-	(void)arg;
-	wt->done++;
-	wt->status = res->status;
-	snprintf(wt->data, sizeof(wt->data), "%.*s", (int)res->data_len,
-	    (const char *)res->data);
-	done_count++;
-}
-
-static struct cmd
-bump_cmd(const char *key, int64_t delta)
-{
-	struct cmd c;
-
-	memset(&c, 0, sizeof(c));
-	c.type = CMD_KV_BUMP;
-	snprintf(c.scope, sizeof(c.scope), "s1");
-	c.key = (const uint8_t *)key;
-	c.key_len = strlen(key);
-	c.num = delta;
-	return c;
-}
-
-static void
-run_until(struct event_base *base, int want)
-{
-	/* bounded: each round waits at most 100 ms for the writer */
-	struct timeval tv = { 0, 100000 };
-
-	for (int i = 0; i < 100 && done_count < want; i++) {
-		event_base_loopexit(base, &tv);
-		event_base_loop(base, EVLOOP_ONCE);
-	}
-}
-
-START_TEST(propose_group_commit_apply)
-{
-	enum { N = 300 };
-	static struct waiter w[N];
-	struct event_base *base;
-	struct replica *r;
-	struct cmd c;
-	char want[16];
-
-	evthread_use_pthreads();
-	base = event_base_new();
-	done_count = 0;
-	memset(w, 0, sizeof(w));
-	r = replica_open(st, fsm, base, 1024, on_done, NULL);
-	for (int i = 0; i < N; i++) {
-		c = bump_cmd("n", 1);
-		ck_assert_uint_eq(replica_propose(r, &c, &w[i]), i + 1);
-	}
-	run_until(base, N);
-	ck_assert_int_eq(done_count, N);
-	for (int i = 0; i < N; i++) {
-		snprintf(want, sizeof(want), "%d", i + 1);
-		ck_assert_int_eq(w[i].done, 1);
-		ck_assert_uint_eq(w[i].status, ST_OK);
-		ck_assert_str_eq(w[i].data, want);
-	}
-	ck_assert_uint_eq(replica_last_index(r), N);
-	ck_assert_uint_eq(replica_commit_index(r), N);
-	ck_assert_uint_eq(replica_applied_index(r), N);
-	ck_assert_uint_eq(replica_term(r), 1);
-	/* group commit: proposals queued together share synced writes */
-	ck_assert_uint_ge(replica_log_commits(r), 1);
-	ck_assert_uint_lt(replica_log_commits(r), N);
-	replica_close(r);
-	event_base_free(base);
-	ck_assert_uint_eq(cf_count(STORE_CF_LOG), N);
-
-	/* reopen: nothing is applied twice */
-	db_close();
-	db_open();
-	base = event_base_new();
-	r = replica_open(st, fsm, base, 1024, on_done, NULL);
-	ck_value("s1", "n", "300");
-	ck_assert_uint_eq(replica_applied_index(r), N);
-	ck_assert_uint_eq(replica_last_index(r), N);
-	replica_close(r);
-	event_base_free(base);
-}
-END_TEST
-
-START_TEST(pending_bound_and_flush)
-{
-	struct waiter w[5];
-	struct event_base *base;
-	struct replica *r;
-	struct cmd c;
-
-	evthread_use_pthreads();
-	base = event_base_new();
-	done_count = 0;
-	memset(w, 0, sizeof(w));
-	r = replica_open(st, fsm, base, 4, on_done, NULL);
-	for (int i = 0; i < 4; i++) {
-		c = bump_cmd("n", 2);
-		ck_assert_uint_eq(replica_propose(r, &c, &w[i]), i + 1);
-	}
-	c = bump_cmd("n", 2);
-	ck_assert_uint_eq(replica_propose(r, &c, &w[4]), 0);
-	/* flush blocks until durable and applies on the calling thread */
-	replica_flush(r);
-	ck_assert_int_eq(done_count, 4);
-	ck_assert_str_eq(w[3].data, "8");
-	ck_assert_uint_eq(replica_propose(r, &c, &w[4]), 5);
-	replica_close(r);
-	ck_assert_int_eq(done_count, 5);
-	ck_assert_str_eq(w[4].data, "10");
-	event_base_free(base);
-}
-END_TEST
-
-START_TEST(recovery_applies_log_above_applied)
-{
-	struct fsm_entry e[5];
-	struct fsm_result res;
-	struct event_base *base;
-	struct replica *r;
-	struct waiter w;
-	uint8_t *bufs[5];
-	struct cmd c, got;
-	int64_t future = INT64_C(4000000000000000000);
-
-	for (int i = 0; i < 5; i++) {
-		struct pbuf pb;
-
-		c = bump_cmd("n", 1);
-		c.ts = future + i;
-		pb_init(&pb);
-		cmd_encode(&pb, &c);
-		bufs[i] = pb_steal(&pb, &e[i].len);
-		e[i].data = bufs[i];
-		e[i].index = i + 1;
-		e[i].term = 1;
-	}
-	/* entries 1-5 are durable, only 1-2 were applied before a crash */
-	rlog_append_sync(st, e, 5);
-	fsm_apply(fsm, e, 1, &res);
-	fsm_result_clear(&res);
-	fsm_apply(fsm, e + 1, 1, &res);
-	fsm_result_clear(&res);
-	db_close();
-	db_open();
-	ck_value("s1", "n", "2");
-	evthread_use_pthreads();
-	base = event_base_new();
-	r = replica_open(st, fsm, base, 16, on_done, NULL);
-	ck_value("s1", "n", "5");
-	ck_assert_uint_eq(replica_applied_index(r), 5);
-	ck_assert_uint_eq(replica_commit_index(r), 5);
-	/* a new proposal follows the log and never goes back in time */
-	done_count = 0;
-	memset(&w, 0, sizeof(w));
-	c = bump_cmd("n", 1);
-	ck_assert_uint_eq(replica_propose(r, &c, &w), 6);
-	ck_assert_int_ge(c.ts, future + 4);
-	replica_flush(r);
-	ck_assert_str_eq(w.data, "6");
-	replica_close(r);
-	event_base_free(base);
-	ck_assert_int_eq(rlog_read(st, 6, &e[0]), 1);
-	ck_assert_int_eq(cmd_decode(e[0].data, e[0].len, &got), 0);
-	ck_assert_int_ge(got.ts, future + 4);
-	ck_assert_uint_eq(e[0].term, 1);
-	free((void *)e[0].data);
-	ck_assert_int_eq(rlog_read(st, 7, &e[0]), 0);
-	for (int i = 0; i < 5; i++)
-		free(bufs[i]);
-}
-END_TEST
-
 /* --- the role: apid's requests over the raftd.api channel --- */
 
 struct client {
 	int replies;
 	int errors;
-	uint8_t got[16][256];
+	uint8_t got[16][1024];
 	size_t got_len[16];
 };
 
@@ -970,6 +769,7 @@ static struct role_env renv;
 static char rhome[64];
 static char rroot[] = ROOT;
 static char rnode[] = "node0";
+static struct cfg_node rcfg_node;
 
 static void
 role_up(void)
@@ -984,6 +784,18 @@ role_up(void)
 	renv.ipc = ipc_new(rbase);
 	renv.cfg.insid_home = rhome;
 	renv.cfg.root_prefix = rroot;
+	memset(&rcfg_node, 0, sizeof(rcfg_node));
+	snprintf(rcfg_node.id, sizeof(rcfg_node.id), "%s", rnode);
+	snprintf(rcfg_node.raft_binding.host,
+	    sizeof(rcfg_node.raft_binding.host), "127.0.0.1");
+	rcfg_node.raft_binding.port = 7000;
+	renv.cfg.nodes = &rcfg_node;
+	renv.cfg.n_nodes = 1;
+	renv.cfg.default_leader = rnode;
+	renv.cfg.raft_heartbeat_interval_ms = 100;
+	renv.cfg.raft_election_timeout_ms = 1000;
+	renv.self = &rcfg_node;
+	renv.nfds = 0;
 	renv.node_id = rnode;
 	renv.data_dir = dir;
 	renv.pids[ROLE_APID] = getpid();
@@ -1171,9 +983,12 @@ START_TEST(role_serves_apid)
 	ck_assert_int_eq(pr_get_strdup(&r, &json), 0);
 	o = json_tokener_parse(json);
 	ck_assert_ptr_nonnull(o);
-	ck_assert_int_eq(json_int(o, "commit_index"), 4);
-	ck_assert_int_eq(json_int(o, "applied_index"), 4);
-	ck_assert_int_eq(json_int(o, "term"), 1);
+	/* entry 1: the bootstrap configuration, 2: the leader's no-op */
+	ck_assert_int_eq(json_int(o, "commit_index"), 6);
+	ck_assert_int_eq(json_int(o, "applied_index"), 6);
+	ck_assert_int_eq(json_int(o, "term"), 2);
+	ck_assert(json_object_object_get_ex(o, "needs_join", &v));
+	ck_assert(!json_object_get_boolean(v));
 	ck_assert(json_object_object_get_ex(o, "leader", &v));
 	ck_assert_str_eq(json_object_get_string(v), "node0");
 	json_object_put(o);
@@ -1182,7 +997,7 @@ START_TEST(role_serves_apid)
 	json = raftd_hooks.status(&renv);
 	o = json_tokener_parse(json);
 	ck_assert_ptr_nonnull(o);
-	ck_assert_int_eq(json_int(o, "last_index"), 4);
+	ck_assert_int_eq(json_int(o, "last_index"), 6);
 	ck_assert_int_gt(json_int(o, "rocksdb_bytes"), 0);
 	json_object_put(o);
 	free(json);
@@ -1246,118 +1061,11 @@ START_TEST(role_malformed_proposal_is_fatal)
 }
 END_TEST
 
-/* --- crash: kill -9 while proposals stream, then recover --- */
-
-static struct replica *crash_replica;
-static int crash_proposed;
-
-static void
-crash_propose(void)
-{
-	struct cmd c = bump_cmd("n", 1);
-
-	if (replica_propose(crash_replica, &c, &crash_proposed) == 0)
-		abort();
-	crash_proposed++;
-}
-
-static void
-crash_done(void *w, const struct fsm_result *res, void *arg)
-{
-	(void)w;
-	(void)arg;
-	if (res->status != ST_OK)
-		abort();
-	crash_propose();
-}
-
-/* the child: bumps "n" by one per entry, 256 in flight, until killed */
-static int
-crash_writer(const char *path)
-{
-	struct event_base *base;
-	struct store *s;
-	struct fsm *f;
-	struct timespec start, now;
-
-	evthread_use_pthreads();
-	base = event_base_new();
-	if ((s = store_open(path)) == NULL)
-		return 2;
-	f = fsm_open(s, ROOT);
-	crash_replica = replica_open(s, f, base, 1024, crash_done, NULL);
-	for (int i = 0; i < 256; i++)
-		crash_propose();
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	/* bounded: the parent kills it long before */
-	do {
-		event_base_loop(base, EVLOOP_ONCE);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (now.tv_sec - start.tv_sec < 20);
-	return 3;
-}
-
-static uint64_t
-counter_value(void)
-{
-	char *v = kv_get("s1", "n");
-	uint64_t n = v != NULL ? strtoull(v, NULL, 10) : 0;
-
-	free(v);
-	return n;
-}
-
-START_TEST(crash_recovery_consistent)
-{
-	char *argv[] = { "/proc/self/exe", "--crash-writer", dir, NULL };
-	struct event_base *base;
-	struct replica *r;
-	uint64_t applied, term, last, last_term, before = 0;
-	pid_t pid;
-	int status;
-
-	db_close();
-	for (int round = 0; round < 3; round++) {
-		pid = fork();
-		ck_assert_int_ne(pid, -1);
-		if (pid == 0) {
-			execv("/proc/self/exe", argv);
-			_exit(127);
-		}
-		usleep(400000 + 100000 * round);
-		ck_assert_int_eq(kill(pid, SIGKILL), 0);
-		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-		ck_assert(WIFSIGNALED(status));
-
-		db_open();
-		fsm_applied(fsm, &applied, &term);
-		rlog_last(st, &last, &last_term);
-		/* the state is exactly the effect of entries 1..applied */
-		ck_assert_uint_eq(counter_value(), applied);
-		ck_assert_uint_ge(last, applied);
-		ck_assert_uint_gt(last, before);
-		evthread_use_pthreads();
-		base = event_base_new();
-		r = replica_open(st, fsm, base, 16, on_done, NULL);
-		ck_assert_uint_eq(replica_applied_index(r), last);
-		ck_assert_uint_eq(counter_value(), last);
-		ck_assert_uint_eq(
-		    disk_usage("s1"), 1 + strlen(kv_get_static("s1", "n")));
-		replica_close(r);
-		event_base_free(base);
-		db_close();
-		before = last;
-	}
-	db_open();
-}
-END_TEST
-
 static Suite *
 fsm_suite(void)
 {
 	Suite *s = suite_create("fsm");
 	TCase *tc = tcase_create("values");
-	TCase *tl = tcase_create("log");
 	TCase *tr = tcase_create("role");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -1376,13 +1084,6 @@ fsm_suite(void)
 	tcase_add_test(tc, scope_isolation);
 	tcase_add_test(tc, internal_records_unreachable);
 	suite_add_tcase(s, tc);
-	tcase_add_checked_fixture(tl, setup, teardown);
-	tcase_set_timeout(tl, 60);
-	tcase_add_test(tl, propose_group_commit_apply);
-	tcase_add_test(tl, pending_bound_and_flush);
-	tcase_add_test(tl, recovery_applies_log_above_applied);
-	tcase_add_test(tl, crash_recovery_consistent);
-	suite_add_tcase(s, tl);
 	tcase_add_checked_fixture(tr, setup, teardown);
 	tcase_set_timeout(tr, 60);
 	tcase_add_test(tr, role_serves_apid);
@@ -1393,13 +1094,11 @@ fsm_suite(void)
 }
 
 int
-main(int argc, char **argv)
+main(void)
 {
 	SRunner *sr;
 	int failed;
 
-	if (argc == 3 && strcmp(argv[1], "--crash-writer") == 0)
-		return crash_writer(argv[2]);
 	sr = srunner_create(fsm_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
