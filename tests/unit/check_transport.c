@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdbool.h>
@@ -1083,6 +1084,61 @@ START_TEST(flood_evicts_strangers)
 }
 END_TEST
 
+struct accepts {
+	int lfd;
+	int n;
+	uint64_t at[8];
+};
+
+/* accepts and at once closes every connection, noting when */
+static bool
+accepted_enough(void *arg)
+{
+	struct accepts *a = arg;
+	int fd;
+
+	while (a->n < 8 &&
+	    (fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+		a->at[a->n++] = now_ms();
+		close(fd);
+	}
+	return a->n >= 7;
+}
+
+/* redials after failures wait longer each time, up to the maximum */
+START_TEST(redial_backoff)
+{
+	struct transport_options o;
+	struct accepts acc;
+	struct node a;
+	uint16_t port;
+	uint64_t gap;
+	int i;
+
+	transport_options_default(&o);
+	o.backoff_min_ms = 40;
+	o.backoff_max_ms = 160;
+	node_listen(&a, 1);
+	node_start(&a, SECRET, NULL, &o);
+	memset(&acc, 0, sizeof(acc));
+	acc.lfd = listen_on(0, &port);
+	ck_assert_int_eq(fcntl(acc.lfd, F_SETFL, O_NONBLOCK), 0);
+	ck_assert_int_eq(transport_add_peer(a.t, 2, "127.0.0.1", port), 0);
+	ck_assert(wait_for(accepted_enough, &acc, 5000));
+	/* expected gaps: 40, 80, 160, 160, 160, 160 */
+	for (i = 1; i < 7; i++) {
+		uint64_t want = i >= 3 ? 160 : 40u << (i - 1);
+
+		gap = acc.at[i] - acc.at[i - 1];
+		ck_assert_msg(gap + 5 >= want && gap <= want * 3 + 200,
+		    "redial %d after %llu ms, expected about %llu", i,
+		    (unsigned long long)gap, (unsigned long long)want);
+	}
+	close(acc.lfd);
+	node_stop(&a);
+}
+END_TEST
+
 /* a connection that never says anything is closed at the auth timeout */
 START_TEST(silent_client_times_out)
 {
@@ -1211,6 +1267,7 @@ main(void)
 	tcase_add_test(tc, large_message);
 	tcase_add_test(tc, tls_exchange_and_verification);
 	tcase_add_test(tc, tls_reload);
+	tcase_add_test(tc, redial_backoff);
 	tcase_add_test(tc, silent_client_times_out);
 	tcase_add_test(tc, flood_evicts_strangers);
 	tcase_add_test(tc, burst_in_order);
