@@ -36,6 +36,9 @@ void
 raft_become_leader(struct raft *r)
 {
 	RAFT_ASSERT(r->role == RAFT_CANDIDATE);
+	RAFT_ASSERT(r->vote == r->id);
+	/* §5.4.1: our log is at least as up-to-date as a majority's */
+	RAFT_ASSERT(r->n_granted >= raft_quorum(r));
 	r->role = RAFT_LEADER;
 	r->step = raft_step_leader;
 	r->leader = r->id;
@@ -82,6 +85,8 @@ tally_decide(struct raft *r)
 {
 	uint32_t q = raft_quorum(r);
 
+	RAFT_ASSERT(
+	    r->n_granted + r->n_rejected <= raft_config_voters(&r->config));
 	if (r->n_granted >= q) {
 		if (r->role == RAFT_PRECANDIDATE)
 			raft_campaign(r, false, false);

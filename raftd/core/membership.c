@@ -84,6 +84,9 @@ raft_change(struct raft *r, int type, uint64_t id, uint64_t *index)
 	c = r->config;
 	if ((rc = change_config(r, &c, type, id)) != RAFT_OK)
 		return rc;
+	/* one change in flight at a time (dissertation §4.1) */
+	RAFT_ASSERT(r->config_index <= r->commit);
+	RAFT_ASSERT(raft_config_voters(&c) >= 1 && c.n <= RAFT_MAX_NODES);
 	len = raft_config_encode(&c, buf, sizeof(buf));
 	RAFT_ASSERT(len > 0);
 	raft_append_local(r, RAFT_ENTRY_CONFIG, buf, (uint32_t)len);

@@ -69,7 +69,10 @@ raft_reads_advance(struct raft *r)
 	if (r->role != RAFT_LEADER || r->n_reads == 0)
 		return;
 	s = quorum_seq(r);
+	RAFT_ASSERT(s <= r->hb_seq);
 	while (k < r->n_reads && r->reads[k].seq <= s) {
+		RAFT_ASSERT(r->reads[k].index <= r->commit);
+		RAFT_ASSERT(k == 0 || r->reads[k - 1].seq <= r->reads[k].seq);
 		raft_read_done(r, r->reads[k].req_id, r->reads[k].index, true);
 		k++;
 	}

@@ -74,6 +74,8 @@ raft_recv_append(struct raft *r, const struct raft_msg *m)
 		return;
 	}
 	last_new = append_entries(r, m);
+	RAFT_ASSERT(last_new <= rl_last(&r->log));
+	RAFT_ASSERT(rl_term(&r->log, last_new) <= m->term);
 	if (m->commit > r->commit) {
 		r->commit = m->commit < last_new ? m->commit : last_new;
 		RAFT_ASSERT(r->commit <= rl_last(&r->log));

@@ -44,6 +44,8 @@ install(struct raft *r)
 		r->commit = s->index;
 		return;
 	}
+	RAFT_ASSERT(s->index > r->commit);
+	RAFT_ASSERT(s->config.n <= RAFT_MAX_NODES);
 	rl_reset(&r->log, s->index, s->term);
 	r->snap = *s;
 	free(r->snap_data);

@@ -44,6 +44,26 @@ raft_progress_reset(struct raft *r)
 	}
 }
 
+/* what the leader believes of a follower must hang together */
+static void
+progress_check(const struct raft *r, const struct raft_progress *p)
+{
+	uint32_t k;
+	uint64_t prev = p->match;
+
+	RAFT_ASSERT(p->match < p->next);
+	RAFT_ASSERT(p->match <= rl_last(&r->log));
+	RAFT_ASSERT(p->n_inflight <= r->opt.max_inflight);
+	RAFT_ASSERT(p->state == PR_REPLICATE || p->n_inflight == 0);
+	for (k = 0; k < p->n_inflight; k++) {
+		uint64_t last =
+		    p->inflight[(p->inflight_head + k) % RAFT_MAX_INFLIGHT];
+
+		RAFT_ASSERT(last > prev && last < p->next);
+		prev = last;
+	}
+}
+
 static void
 inflight_free_to(struct raft_progress *p, uint64_t index)
 {
@@ -96,6 +116,7 @@ send_one(struct raft *r, struct raft_progress *p)
 	struct raft_msg m;
 	uint32_t i, n;
 
+	progress_check(r, p);
 	if (p->state == PR_SNAPSHOT || (p->state == PR_PROBE && p->paused))
 		return false;
 	if (p->state == PR_REPLICATE && p->n_inflight >= r->opt.max_inflight)
@@ -103,6 +124,9 @@ send_one(struct raft *r, struct raft_progress *p)
 	if (p->next <= r->log.base) {
 		/* the entries it needs are compacted away */
 		p->state = PR_SNAPSHOT;
+		p->n_inflight = 0;
+		p->inflight_head = 0;
+		p->next = p->match + 1;
 		p->snap_index = r->snap.index;
 		p->snap_offset = 0;
 		raft_send_snapshot_chunk(r, p);
@@ -214,6 +238,8 @@ raft_maybe_commit(struct raft *r)
 	if (rl_term(&r->log, idx) != r->term)
 		return false;
 #endif
+	RAFT_ASSERT(idx <= r->stable || !raft_is_voter(r, r->id) ||
+	    raft_quorum(r) < n_match);
 	r->commit = idx;
 	r->need_bcast = true;
 	raft_after_config_commit(r);
@@ -271,6 +297,7 @@ recv_append_resp(
 	    (p->state == PR_SNAPSHOT && p->match >= p->snap_index))
 		become_replicate(p);
 	inflight_free_to(p, p->match);
+	progress_check(r, p);
 	raft_maybe_commit(r);
 	if (r->role != RAFT_LEADER)
 		return;

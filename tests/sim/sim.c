@@ -5,6 +5,8 @@
  *   simrun --seed S --trace        replay one seed with a readable trace
  *   simrun --twice                 run every seed twice, compare traces
  *   simrun --expect-violation      succeed only if some seed fails
+ *   simrun --keep-going            report every failing seed
+ *   simrun --no-commit-rule        leave §5.4.2 to its consequences
  *
  * Each seed draws its own cluster size and fault rates (swarm testing),
  * runs a safety phase with faults, then a liveness phase on a healed
@@ -562,24 +564,31 @@ run_until(struct sim *s, uint64_t ticks, bool (*done)(struct sim *))
 static const struct raft_config *
 latest_config(struct sim *s, bool *committed)
 {
-	const struct raft_config *c = NULL;
-	uint64_t ci = 0, commit = 0;
+	struct node *src = NULL;
+	uint64_t ci = 0, t;
 	uint32_t i;
 
+	*committed = false;
 	for (i = 1; i <= SIM_MAX_IDS; i++) {
 		struct node *n = &s->nodes[i];
 
-		if (!n->up)
-			continue;
-		if (c == NULL || raft_config_index(n->r) > ci) {
-			c = raft_config(n->r);
+		if (n->up && (src == NULL || raft_config_index(n->r) > ci)) {
+			src = n;
 			ci = raft_config_index(n->r);
 		}
-		if (raft_commit(n->r) > commit)
-			commit = raft_commit(n->r);
 	}
-	*committed = c != NULL && commit >= ci;
-	return c;
+	if (src == NULL)
+		return NULL;
+	/* the same entry (index and term) committed somewhere */
+	t = raft_term_at(src->r, ci);
+	for (i = 1; i <= SIM_MAX_IDS; i++) {
+		struct node *n = &s->nodes[i];
+
+		if (n->up && t != 0 && raft_commit(n->r) >= ci &&
+		    raft_term_at(n->r, ci) == t)
+			*committed = true;
+	}
+	return raft_config(src->r);
 }
 
 /*
@@ -729,6 +738,8 @@ struct result {
 	char msg[512];
 };
 
+static bool no_commit_rule;
+
 static void
 run_seed(uint64_t seed, bool trace, FILE *out, struct result *res)
 {
@@ -736,6 +747,7 @@ run_seed(uint64_t seed, bool trace, FILE *out, struct result *res)
 	volatile bool jumped = true;
 
 	sim_init(&s, seed, trace, out);
+	s.commit_rule = !no_commit_rule;
 	assert_sim = &s;
 	raft_assert_hook = core_assert;
 	if (setjmp(assert_jmp) == 0) {
@@ -773,7 +785,8 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: simrun [--seeds N] [--from S] [--seed S] "
-	    "[--trace] [--twice] [--expect-violation] [-v]\n");
+	    "[--trace] [--twice] [--expect-violation] [--keep-going] "
+	    "[--no-commit-rule] [-v]\n");
 	exit(2);
 }
 
@@ -803,6 +816,8 @@ main(int argc, char **argv)
 			expect = true;
 		else if (!strcmp(argv[a], "--keep-going"))
 			keep_going = true;
+		else if (!strcmp(argv[a], "--no-commit-rule"))
+			no_commit_rule = true;
 		else if (!strcmp(argv[a], "-v"))
 			verbose = true;
 		else

@@ -107,6 +107,7 @@ struct sim {
 	struct node nodes[SIM_MAX_IDS + 1];
 	bool cut[SIM_MAX_IDS + 1][SIM_MAX_IDS + 1];
 	bool liveness;
+	bool commit_rule; /* check §5.4.2 directly (default on) */
 	uint64_t next_wid;
 	uint64_t next_req;
 	uint64_t hash;
