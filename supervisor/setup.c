@@ -218,6 +218,35 @@ sup_clean_tmp(const char *path)
 	return 0;
 }
 
+/*
+ * insid_home is "created if missing" (CONFIG.md §2), so its missing
+ * ancestors are made too, 0755 and owned by whoever runs insid
+ */
+static int
+sup_mkdir_parents(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf)) {
+		log_errorx("%s: path too long", path);
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST) {
+			log_errorx(
+			    "cannot create %s: %s", buf, strerror(errno));
+			return -1;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
 static int
 sup_make_dirs(struct sup *s)
 {
@@ -233,7 +262,8 @@ sup_make_dirs(struct sup *s)
 	blobs = sup_path(s->node_dir, "blobs");
 	tmp = sup_path(blobs, ".tmp");
 	empty = sup_path(s->node_dir, "empty");
-	if (sup_mkdir(s->cfg.insid_home, 0750, u, g, r, false) == -1 ||
+	if (sup_mkdir_parents(s->cfg.insid_home) == -1 ||
+	    sup_mkdir(s->cfg.insid_home, 0750, u, g, r, false) == -1 ||
 	    sup_mkdir(s->node_dir, 0750, u, g, r, true) == -1 ||
 	    sup_mkdir(raft, 0750, u, g, r, true) == -1 ||
 	    sup_mkdir(blobs, 0750, u, g, r, true) == -1 ||
