@@ -33,13 +33,6 @@
 /* how often the allowed apid pid and open watches are looked at */
 #define RAFTD_PEER_SYNC_MS 10
 
-/* what a membership request needs to build its reply */
-struct raftd_mwait {
-	struct ipc_rctx *rctx;
-	uint8_t op;
-	uint64_t id;
-};
-
 static void
 raftd_reply(struct ipc_rctx *rctx, uint16_t type, struct pbuf *pb)
 {
@@ -111,6 +104,25 @@ raftd_member_json(struct raftd *rd, struct raftd_mwait *w, uint16_t st,
 	}
 }
 
+static const char *
+raftd_member_error(uint16_t st)
+{
+	switch (st) {
+	case MEMBER_NOT_LEADER:
+		return "not the leader";
+	case MEMBER_CONFLICT:
+		return "a member at another address";
+	case MEMBER_INVALID:
+		return "invalid membership change";
+	case MEMBER_NOT_FOUND:
+		return "not a member";
+	case MEMBER_TIMEOUT:
+		return "timed out";
+	default:
+		return "bad request";
+	}
+}
+
 static void
 raftd_member_done(void *waiter, uint16_t st, uint64_t id, void *arg)
 {
@@ -120,6 +132,16 @@ raftd_member_done(void *waiter, uint16_t st, uint64_t id, void *arg)
 	struct pbuf pb;
 
 	raftd_member_json(rd, w, st, id, o);
+	if (w->ctl) {
+		if (st != MEMBER_OK)
+			json_object_object_add(o, "error",
+			    json_object_new_string(raftd_member_error(st)));
+		role_ctl_reply(rd->env, w->corr, st == MEMBER_OK ? 0 : 1,
+		    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+		json_object_put(o);
+		free(w);
+		return;
+	}
 	pb_init(&pb);
 	pb_add_u16(&pb, st);
 	pb_add_str(
@@ -206,8 +228,7 @@ raftd_status_reply(struct raftd *rd, struct ipc_msg *m)
 	json_object_put(o);
 }
 
-/* a join names its node's raft binding, or client_domain with its port */
-static bool
+bool
 raftd_join_address_ok(struct raftd *rd, uint64_t id, const char *addr)
 {
 	const struct cfg_node *n = raftd_node_by_id(rd, id);
@@ -522,6 +543,6 @@ const struct role_hooks raftd_hooks = {
 	.name = "raftd",
 	.start = raftd_start,
 	.status = raftd_status,
-	.ctl = NULL,
+	.ctl = raftd_ctl,
 	.stop = raftd_stop,
 };

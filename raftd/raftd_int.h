@@ -24,6 +24,15 @@ struct raftd_watch {
 	uint64_t deadline_ms;
 };
 
+/* what a membership request needs to build its reply */
+struct raftd_mwait {
+	struct ipc_rctx *rctx; /* from apid, or: */
+	bool ctl; /* from insidbctl, answered by corr */
+	uint64_t corr;
+	uint8_t op;
+	uint64_t id;
+};
+
 struct raftd {
 	struct role_env *env;
 	struct store *store;
@@ -46,6 +55,11 @@ const char *raftd_name(const struct raftd *, uint64_t id);
 /* "host:port" of the node's raft binding, client_domain when set */
 void
 raftd_raft_address(const struct raftd *, uint64_t id, char *buf, size_t len);
+
+/* a join names its node's raft binding, or client_domain with its port */
+bool raftd_join_address_ok(struct raftd *, uint64_t id, const char *addr);
+void
+raftd_ctl(struct role_env *, uint64_t corr, const char *verb, const char *args);
 
 /* the MSG_RAFT_STATUS object */
 struct json_object *raftd_state_json(struct raftd *);
