@@ -12,6 +12,7 @@ import json
 import os
 import pwd
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -376,6 +377,14 @@ def run_bounded(cmd, timeout):
 
 # --- a node -------------------------------------------------------------
 
+def lower_nofile():
+    """insid starts with a soft open-file limit below the hard one, so
+    raising it (API.md §2.1) is observable"""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > 1024:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 1024), hard))
+
+
 def run_user():
     """(name, uid, gid) the roles must run as when we are root"""
     try:
@@ -480,7 +489,8 @@ class Node:
             self.proc = subprocess.Popen(
                 [INSID, "-d", "-f", self.config, "-N", self.name] + self.start_args,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=self.dir, start_new_session=True, close_fds=True)
+                cwd=self.dir, start_new_session=True, close_fds=True,
+                preexec_fn=lower_nofile)
         self.spawned_at = time.monotonic()
         LIVE_NODES.add(self)
         self.groups.add(self.proc.pid)

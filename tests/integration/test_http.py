@@ -8,7 +8,7 @@ import re
 import time
 
 from harness import (NodeTestCase, Conn, ProtocolError, build_request, path_for,
-                     UUID4_RE, wait_for)
+                     UUID4_RE, scaled, wait_for)
 
 # the spec's example entity token (made with another instance secret)
 FOREIGN_TOKEN = (
@@ -440,3 +440,21 @@ class Http(NodeTestCase):
     def test_unknown_parameters_ignored(self):
         r = self.req("GET", "ping", query={"consistency": "bogus", "x": "y"})
         self.expect(r, 200, msg="ping takes no consistency parameter: ")
+
+    def test_slow_head_closed_after_10s(self):
+        with Conn(self.node.public, timeout=30) as c:
+            t0 = time.monotonic()
+            c.send(b"GET /db/api/v1/ping HTTP/1.1\r\nHost: x\r\n", track=False)
+
+            def closed():
+                try:
+                    return c.sock.recv(65536) == b""
+                except ConnectionResetError:
+                    return True
+            # recv blocks until data or EOF; the socket timeout bounds it
+            while not closed():
+                if time.monotonic() - t0 > scaled(20):
+                    self.fail("connection with an unfinished head still open after 20 s")
+            elapsed = time.monotonic() - t0
+        self.assertGreaterEqual(elapsed, 9.0, "closed after %.1f s, before 10 s" % elapsed)
+        self.assertLessEqual(elapsed, scaled(15), "closed after %.1f s" % elapsed)

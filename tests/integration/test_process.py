@@ -128,6 +128,16 @@ class Processes(NodeTestCase):
         self.assertEqual(others, [], "unexpected processes: %r"
                          % {p: proc_cmdline(p) for p in others})
 
+    def test_open_file_limit_raised(self):
+        n = self.node
+        roles = n.wait_roles()
+        for name, pid in [("supervisor", n.proc.pid)] + sorted(roles.items()):
+            with open("/proc/%d/limits" % pid) as f:
+                line = [ln for ln in f if ln.startswith("Max open files")][0]
+            soft, hard = line.split()[3:5]
+            self.assertEqual(soft, hard, "%s: open-file limit not raised to the hard "
+                             "limit: %s" % (name, line.strip()))
+
     def test_roles_privileges(self):
         if os.geteuid() != 0:
             raise unittest.SkipTest("not root: roles keep our uid, no jail")
