@@ -352,11 +352,13 @@ node_finish(struct node *n)
 	node_maybe_snapshot(n);
 }
 
-static void
+void
 node_mark_removed(struct node *n)
 {
 	char *err = NULL;
 
+	if (n->removed)
+		return;
 	n->removed = true;
 	rocksdb_put_cf(n->store->db, n->store->wo_sync,
 	    n->store->cf[STORE_CF_RAFT], NODE_KEY_REMOVED,
@@ -455,6 +457,36 @@ node_peers_term(struct node *n)
 }
 
 void
+node_ctl_send(struct node *n, uint64_t to, struct pbuf *pb)
+{
+	if (n->hooks.send_ctl != NULL && !pb->err)
+		n->hooks.send_ctl(n->hooks.arg, to, pb->data, pb->len);
+}
+
+/* a server the leader's committed configuration left out still talks */
+static void
+node_tell_removed(struct node *n, uint64_t id)
+{
+	const struct raft *r = n->r;
+	struct node_peer *p = &n->peers[id];
+	uint64_t now = node_now_ms();
+	struct pbuf pb;
+
+	if (raft_role(r) != RAFT_LEADER ||
+	    raft_config_find(raft_config(r), id) >= 0 ||
+	    raft_config_index(r) > raft_commit(r) ||
+	    now < p->told_removed_ms + NODE_SWEEP_MS)
+		return;
+	p->told_removed_ms = now;
+	pb_init(&pb);
+	pb_add_u8(&pb, NODE_CTL_REMOVED);
+	pb_add_u64(&pb, raft_term(r));
+	pb_add_u64(&pb, raft_config_index(r));
+	node_ctl_send(n, id, &pb);
+	pb_free(&pb);
+}
+
+void
 node_recv(struct node *n, const struct raft_msg *m)
 {
 	int rc;
@@ -463,6 +495,7 @@ node_recv(struct node *n, const struct raft_msg *m)
 	    m->from > RAFT_MAX_NODES)
 		return;
 	n->peers[m->from].contact_ms = node_now_ms();
+	node_tell_removed(n, m->from);
 	if ((rc = raft_step(n->r, m)) != RAFT_OK) {
 		log_debug("%s: %s from %llu: %s", __func__,
 		    raft_msg_name(m->type), (unsigned long long)m->from,

@@ -26,6 +26,9 @@
 enum node_ctl {
 	NODE_CTL_READ_INDEX = 1, /* u64 req id */
 	NODE_CTL_READ_INDEX_RESP = 2, /* u64 req id, u64 index, u8 ok */
+	/* leader -> a server outside its configuration: u64 term, u64
+	 * index of that (committed) configuration */
+	NODE_CTL_REMOVED = 3,
 };
 
 struct node_slot {
@@ -63,6 +66,7 @@ struct node_remote_rd {
 struct node_peer {
 	uint64_t match; /* from its append acks, this term */
 	uint64_t contact_ms; /* last message from it, 0: never */
+	uint64_t told_removed_ms; /* last NODE_CTL_REMOVED sent to it */
 	char addr[NODE_ADDR_MAX + 1]; /* as it joined, "" unknown */
 };
 
@@ -136,6 +140,9 @@ void node_pump(struct node *);
 void node_reads_done(struct node *, const struct raft_read *, uint32_t n);
 void node_reads_check(struct node *);
 void node_reads_fail_all(struct node *);
+
+void node_mark_removed(struct node *);
+void node_ctl_send(struct node *, uint64_t to, struct pbuf *);
 
 /* node_member.c */
 void node_members_check(struct node *);

@@ -74,13 +74,11 @@ node_rd_ask(struct node *n, struct node_rd *rd)
 }
 
 static void
-node_ctl_send(struct node *n, uint64_t to, uint8_t kind, uint64_t id,
+node_ctl_read_send(struct node *n, uint64_t to, uint8_t kind, uint64_t id,
     uint64_t index, uint8_t ok)
 {
 	struct pbuf pb;
 
-	if (n->hooks.send_ctl == NULL)
-		return;
 	pb_init(&pb);
 	pb_add_u8(&pb, kind);
 	pb_add_u64(&pb, id);
@@ -88,8 +86,7 @@ node_ctl_send(struct node *n, uint64_t to, uint8_t kind, uint64_t id,
 		pb_add_u64(&pb, index);
 		pb_add_u8(&pb, ok);
 	}
-	if (!pb.err)
-		n->hooks.send_ctl(n->hooks.arg, to, pb.data, pb.len);
+	node_ctl_send(n, to, &pb);
 	pb_free(&pb);
 }
 
@@ -129,7 +126,7 @@ node_read(struct node *n, const uint8_t *req, size_t len, void *waiter)
 	}
 	rd->deadline_ms = node_now_ms() + NODE_READ_REMOTE_MS;
 	rd->req_id = n->next_req_id++;
-	node_ctl_send(n, to, NODE_CTL_READ_INDEX, rd->req_id, 0, 0);
+	node_ctl_read_send(n, to, NODE_CTL_READ_INDEX, rd->req_id, 0, 0);
 }
 
 static struct node_rd *
@@ -170,7 +167,7 @@ node_reads_done(struct node *n, const struct raft_read *r, uint32_t cnt)
 
 			if (x->req_id == 0 || x->req_id != r[i].req_id)
 				continue;
-			node_ctl_send(n, x->from, NODE_CTL_READ_INDEX_RESP,
+			node_ctl_read_send(n, x->from, NODE_CTL_READ_INDEX_RESP,
 			    x->their_id, r[i].index, r[i].ok);
 			memset(x, 0, sizeof(*x));
 			remote = true;
@@ -227,7 +224,7 @@ node_remote_read(struct node *n, uint64_t from, uint64_t their_id)
 			x = &n->remote[k];
 	id = n->next_req_id++;
 	if (x == NULL || raft_read_index(n->r, id) != RAFT_OK) {
-		node_ctl_send(
+		node_ctl_read_send(
 		    n, from, NODE_CTL_READ_INDEX_RESP, their_id, 0, 0);
 		return;
 	}
@@ -235,6 +232,24 @@ node_remote_read(struct node *n, uint64_t from, uint64_t their_id)
 	x->from = from;
 	x->their_id = their_id;
 	node_pump(n);
+}
+
+/*
+ * a leader says we are outside its committed configuration; a stale
+ * leader (older term, or a configuration older than ours) is not believed
+ */
+static void
+node_removed_by(struct node *n, uint64_t from, uint64_t term, uint64_t index)
+{
+	const struct raft *r = n->r;
+
+	if (term < raft_term(r) || index < raft_config_index(r) || index == 0 ||
+	    raft_config(r)->n == 0)
+		return;
+	log_info("node %llu leads term %llu without us since index %llu",
+	    (unsigned long long)from, (unsigned long long)term,
+	    (unsigned long long)index);
+	node_mark_removed(n);
 }
 
 void
@@ -250,10 +265,11 @@ node_recv_ctl(struct node *n, uint64_t from, const uint8_t *buf, size_t len)
 	pr_init(&pr, buf, len);
 	pr_get_u8(&pr, &kind);
 	pr_get_u64(&pr, &id);
-	if (kind == NODE_CTL_READ_INDEX_RESP) {
+	if (kind == NODE_CTL_READ_INDEX_RESP || kind == NODE_CTL_REMOVED) {
 		pr_get_u64(&pr, &index);
-		pr_get_u8(&pr, &ok);
 	}
+	if (kind == NODE_CTL_READ_INDEX_RESP)
+		pr_get_u8(&pr, &ok);
 	if (pr_end(&pr) != 0) {
 		log_warnx("%s: malformed message from node %llu", __func__,
 		    (unsigned long long)from);
@@ -262,6 +278,8 @@ node_recv_ctl(struct node *n, uint64_t from, const uint8_t *buf, size_t len)
 	n->peers[from].contact_ms = node_now_ms();
 	if (kind == NODE_CTL_READ_INDEX)
 		node_remote_read(n, from, id);
+	else if (kind == NODE_CTL_REMOVED)
+		node_removed_by(n, from, id, index);
 	else if (kind == NODE_CTL_READ_INDEX_RESP &&
 	    (rd = node_rd_find(n, id, false)) != NULL) {
 		node_rd_indexed(n, rd, index, ok != 0);

@@ -627,6 +627,12 @@ START_TEST(join_follower_not_leader_and_reads)
 }
 END_TEST
 
+static bool
+one_removed(void)
+{
+	return node_removed(tn[1].n);
+}
+
 START_TEST(transfer_leadership)
 {
 	struct mwaiter mw;
@@ -665,6 +671,12 @@ START_TEST(transfer_leadership)
 	ck_assert_uint_eq(mw.status, MEMBER_OK);
 	ck_assert_int_lt(
 	    raft_config_find(raft_config(node_core(tn[2].n)), 1), 0);
+	/* the removed node learns it from the leader and stops */
+	ck_assert(run_until(one_removed, 5000));
+	ck_assert(!node_removed(tn[2].n));
+	ck_assert(!node_removed(tn[3].n));
+	ck_assert_uint_eq(
+	    propose(1, set_cmd("k", "v"), &w, &leader), ST_NO_LEADER);
 }
 END_TEST
 
