@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "proto/raft_wire.h"
 #include "raftd/keys.h"
 #include "raftd/node_int.h"
 #include "raftd/node_snap.h"
@@ -275,8 +276,10 @@ node_durable(struct rlog_job *j, void *arg)
 		fatalx("%s: unexpected job", __func__);
 	if (j->n_entries > 0)
 		n->stored_last = j->entries[j->n_entries - 1].index;
-	if (j->has_hard_state)
+	if (j->has_hard_state) {
 		n->durable_term = j->hard_state.term;
+		n->durable_vote = j->hard_state.vote;
+	}
 	if (j->truncate_from > 0)
 		/* entries of an old term were replaced */
 		node_slots_sweep(n, false);
@@ -322,7 +325,13 @@ node_execute(struct node *n)
 	j->hard_state = rd->hard_state;
 	j->compact_index = rd->compact_index;
 	j->compact_term = rd->compact_term;
-	if (j->n_entries == 0 && !j->has_hard_state && j->compact_index == 0) {
+	if (j->n_entries == 0 && j->compact_index == 0 &&
+	    (!j->has_hard_state ||
+		(j->hard_state.term == n->durable_term &&
+		    j->hard_state.vote == n->durable_vote))) {
+		/* at most a new commit index: no fsync needed (rlog.h) */
+		if (j->has_hard_state)
+			rlog_write_commit(n->store, j);
 		node_finish(n);
 		return;
 	}
@@ -584,6 +593,7 @@ node_boot(struct node *n, const struct raft_options *ro)
 		    (unsigned long long)b.log_base_index, b.n_entries,
 		    (unsigned long long)applied);
 	n->durable_term = b.hard_state.term;
+	n->durable_vote = b.hard_state.vote;
 	for (uint32_t i = 0; i < b.n_entries; i++)
 		free(es[i].data);
 	free(es);
@@ -638,7 +648,8 @@ node_open(struct store *s, struct fsm *f, struct event_base *base,
 	if (ro.election_ticks < 3)
 		ro.election_ticks = 3;
 	ro.max_snapshot_bytes = NODE_SNAP_MAX;
-	ro.max_batch_bytes = PROTO_MSG_MAX / 4;
+	/* an append of one batch stays within a transport frame */
+	ro.max_batch_bytes = RAFT_WIRE_MAX_BYTES / 2;
 	n->r = node_boot(n, &ro);
 	n->ever_member = raft_config_find(raft_config(n->r), o->id) >= 0;
 	node_fast_elect(n, &ro);

@@ -107,6 +107,7 @@ struct node {
 	bool *sent; /* rd.msgs already sent early */
 	uint64_t stored_last; /* last index in the stored log */
 	uint64_t durable_term; /* term of the last stored hard state */
+	uint64_t durable_vote;
 	bool pumping;
 	bool closing;
 

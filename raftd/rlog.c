@@ -77,7 +77,7 @@ rlog_delete_range(
 
 /* NULL on success, else the error text (rocksdb_free it) */
 static char *
-rlog_write(struct store *s, const struct rlog_job *j)
+rlog_write_opt(struct store *s, const struct rlog_job *j, bool sync)
 {
 	rocksdb_writebatch_t *wb;
 	char *err = NULL;
@@ -99,9 +99,26 @@ rlog_write(struct store *s, const struct rlog_job *j)
 		v[1] = j->compact_term;
 		rlog_put_raft(wb, s, KEYS_RAFT_BASE, v, 2);
 	}
-	rocksdb_write(s->db, s->wo_sync, wb, &err);
+	rocksdb_write(s->db, sync ? s->wo_sync : s->wo_nosync, wb, &err);
 	rocksdb_writebatch_destroy(wb);
 	return err;
+}
+
+static char *
+rlog_write(struct store *s, const struct rlog_job *j)
+{
+	return rlog_write_opt(s, j, true);
+}
+
+void
+rlog_write_commit(struct store *s, const struct rlog_job *j)
+{
+	char *err;
+
+	if (j->n_entries > 0 || j->truncate_from > 0 || j->compact_index > 0)
+		fatalx("%s: more than a commit index", __func__);
+	if ((err = rlog_write_opt(s, j, false)) != NULL)
+		fatalx("%s: %s", __func__, err);
 }
 
 void

@@ -49,6 +49,14 @@ int rlog_read(struct store *, uint64_t index, struct raft_entry *);
 /* executes a job synchronously with fsync: recovery and tests */
 void rlog_write_sync(struct store *, const struct rlog_job *);
 
+/*
+ * writes a hard state that changes only the commit index, unsynced: the
+ * commit index is not needed for safety, and the log of the database is
+ * replayed in order, so a state applied after this write is never found
+ * without it after a crash
+ */
+void rlog_write_commit(struct store *, const struct rlog_job *);
+
 /* hard state and log base as stored (zero when absent) */
 void rlog_hard_state(struct store *, struct raft_hard_state *);
 void rlog_base(struct store *, uint64_t *index, uint64_t *term);
