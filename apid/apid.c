@@ -120,6 +120,7 @@ apid_start(struct role_env *env)
 	role_url(env, "raftd.api", a->raft_url, sizeof(a->raft_url));
 	a->raft_retry = evtimer_new(env->base, apid_raft_retry_cb, a);
 	apid_raft_dial(a);
+	apid_autojoin_start(a);
 	apid_leader_start(a);
 	apid_ops_start(a);
 	log_info("apid: serving%s", env->tls_cert_pem ? " over TLS" : "");
@@ -173,6 +174,7 @@ apid_stop(struct role_env *env)
 	if (a->stopping)
 		return;
 	a->stopping = true;
+	apid_autojoin_stop(a);
 	a->stop_deadline_ms = http_now_ms() + APID_STOP_WAIT_MS;
 	http_server_drain(a->http);
 	a->stop_timer = evtimer_new(env->base, apid_stop_poll, a);

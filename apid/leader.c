@@ -1,94 +1,141 @@
 /*
- * Who leads, as raftd last said: polled so that leader-only routes can
- * be redirected (307) or refused (503 NO_LEADER) before their body is
- * read (API.md §2.2 step 7).  A stale or missing answer decides nothing:
- * the request then goes to raftd, which refuses a write it cannot take.
+ * Who leads, as raftd says: one MSG_RAFT_WATCH call is kept open and
+ * re-issued on every answer, so a leader change reaches apid at once.
+ * Leader-only routes are redirected (307) or refused (503 NO_LEADER)
+ * from this view before their body is read (API.md §2.2 step 7).  A view
+ * that went stale (raftd silent) decides nothing: the request then goes to
+ * raftd, which refuses a write it cannot take.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "apid/server.h"
 #include "common/log.h"
 #include "proto/msg.h"
 
-#define LEADER_POLL_MS 250
-#define LEADER_CALL_MS 1000
-/* an answer older than this is not used */
-#define LEADER_FRESH_MS 1000
+/* raftd answers a watch within 1 s even without a change */
+#define WATCH_CALL_MS 3000
+#define WATCH_RETRY_MS 200
+/* a view older than this is not used */
+#define VIEW_FRESH_MS 3500
 
-void
-apid_status_leader(const uint8_t *p, size_t len, char *out, size_t outlen)
+static void watch_issue(struct apid *);
+
+static void
+watch_retry_later(struct apid *a)
 {
-	struct json_tokener *tok;
-	struct json_object *o, *l;
+	struct timeval tv = { 0, WATCH_RETRY_MS * 1000 };
+
+	evtimer_add(a->watch_retry, &tv);
+}
+
+static void
+view_changed(struct apid *a, const struct apid_view *old)
+{
+	const struct apid_view *v = &a->view;
+
+	if (strcmp(old->leader, v->leader) != 0 || old->term != v->term)
+		log_info("apid: leader %s (term %lld)",
+		    v->leader[0] != '\0' ? v->leader : "unknown",
+		    (long long)v->term);
+	if (v->removed && !old->removed)
+		log_warnx("apid: this node was removed from the cluster");
+}
+
+static void
+watch_done(int err, struct ipc_msg *m, void *arg)
+{
+	struct apid *a = arg;
+	struct apid_view old = a->view, nv;
 	const uint8_t *s;
 	struct pread r;
 	size_t slen;
 
-	out[0] = '\0';
-	pr_init(&r, p, len);
-	if (pr_get_bytes(&r, &s, &slen) == -1 || slen > INT32_MAX)
+	a->watching = false;
+	if (a->stopping)
 		return;
-	if ((tok = json_tokener_new()) == NULL)
+	if (err != 0 || m == NULL) {
+		watch_retry_later(a);
 		return;
-	o = json_tokener_parse_ex(tok, (const char *)s, (int)slen);
-	json_tokener_free(tok);
-	if (o == NULL)
+	}
+	pr_init(&r, m->payload, m->len);
+	if (pr_get_bytes(&r, &s, &slen) == -1 ||
+	    view_parse((const char *)s, slen, &nv) == -1) {
+		log_warnx("apid: malformed status from raftd");
+		watch_retry_later(a);
 		return;
-	if (json_object_object_get_ex(o, "leader", &l) &&
-	    json_object_is_type(l, json_type_string))
-		snprintf(out, outlen, "%s", json_object_get_string(l));
-	json_object_put(o);
+	}
+	a->view = nv;
+	a->view_at_ms = http_now_ms();
+	view_changed(a, &old);
+	apid_autojoin_check(a);
+	watch_issue(a);
 }
 
 static void
-leader_done(int err, struct ipc_msg *m, void *arg)
+watch_issue(struct apid *a)
 {
-	struct apid *a = arg;
+	struct pbuf b;
 
-	a->leader_polling = false;
-	if (err != 0 || m == NULL)
+	if (a->watching || a->stopping)
 		return;
-	apid_status_leader(m->payload, m->len, a->leader, sizeof(a->leader));
-	a->leader_at_ms = http_now_ms();
+	if (a->raft == NULL) {
+		watch_retry_later(a);
+		return;
+	}
+	pb_init(&b);
+	/* a view that went stale asks for an answer at once */
+	pb_add_u64(&b,
+	    a->view_at_ms != 0 && http_now_ms() - a->view_at_ms < VIEW_FRESH_MS
+		? a->view.version
+		: 0);
+	if (b.err)
+		fatalx("%s: out of memory", __func__);
+	if (ipc_call(a->raft, MSG_RAFT_WATCH, b.data, b.len, WATCH_CALL_MS,
+		watch_done, a) == 0)
+		a->watching = true;
+	else
+		watch_retry_later(a);
+	pb_free(&b);
 }
 
 static void
-leader_poll_cb(evutil_socket_t fd, short what, void *arg)
+watch_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeval tv = { 0, LEADER_POLL_MS * 1000 };
-	struct apid *a = arg;
-
 	(void)fd;
 	(void)what;
-	if (a->raft != NULL && !a->leader_polling) {
-		if (ipc_call(a->raft, MSG_RAFT_STATUS, NULL, 0, LEADER_CALL_MS,
-			leader_done, a) == 0)
-			a->leader_polling = true;
-	}
-	evtimer_add(a->leader_timer, &tv);
+	watch_issue(arg);
 }
 
 void
 apid_leader_start(struct apid *a)
 {
-	a->leader_timer = evtimer_new(a->env->base, leader_poll_cb, a);
-	leader_poll_cb(-1, 0, a);
+	a->watch_retry = evtimer_new(a->env->base, watch_retry_cb, a);
+	if (a->watch_retry == NULL)
+		fatalx("%s: evtimer_new", __func__);
+	watch_issue(a);
+}
+
+const struct apid_view *
+apid_view(const struct apid *a)
+{
+	if (a->view_at_ms == 0 || http_now_ms() - a->view_at_ms > VIEW_FRESH_MS)
+		return NULL;
+	return &a->view;
 }
 
 enum leader_verdict
 apid_leader_check(struct apid *a, const char **leader)
 {
-	if (a->leader_at_ms == 0 ||
-	    http_now_ms() - a->leader_at_ms > LEADER_FRESH_MS)
+	const struct apid_view *v = apid_view(a);
+
+	if (v == NULL)
 		return LEADER_ASK_RAFT;
-	if (a->leader[0] == '\0')
+	if (v->leader[0] == '\0')
 		return LEADER_NONE;
-	if (strcmp(a->leader, a->env->node_id) == 0)
-		return LEADER_SELF;
-	*leader = a->leader;
+	if (strcmp(v->leader, a->env->node_id) == 0)
+		return v->transferring ? LEADER_TRANSFERRING : LEADER_SELF;
+	*leader = v->leader;
 	return LEADER_OTHER;
 }

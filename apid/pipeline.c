@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "apid/cluster_url.h"
 #include "apid/http_parse.h"
 #include "apid/server.h"
 #include "common/log.h"
@@ -45,7 +46,7 @@ apid_reply_text(struct areq *ar, const char *json)
 	pb_free(&b);
 }
 
-static void
+void
 apid_retry_error(struct areq *ar, const char *type, const char *msg)
 {
 	struct pbuf h;
@@ -255,28 +256,23 @@ apid_read_send(struct areq *ar, struct read_req *q, areq_ipc_cb cb)
 }
 
 /* 307 to the leader's binding of the kind the request came in on */
-static void
+void
 apid_redirect(struct areq *ar, const char *leader)
 {
 	const struct cfg_node *n = cfg_node(&ar->a->env->cfg, leader);
-	const struct cfg_addr *b;
+	char loc[CURL_BASE_MAX + HTTP_HEAD_MAX];
 	struct http_req *req = ar->req;
 	struct pbuf h, body;
-	const char *host;
-	bool v6;
 
-	if (n == NULL) {
+	if (n == NULL ||
+	    curl_location(n, (enum route_binding)req->binding, ar->a->tls,
+		req->path, req->path_len, req->query, req->query_len, loc,
+		sizeof(loc)) == -1) {
 		apid_retry_error(ar, "NO_LEADER", "no leader known");
 		return;
 	}
-	b = req->binding == BIND_PUBLIC ? &n->public_binding
-					: &n->private_binding;
-	host = n->client_domain != NULL ? n->client_domain : b->host;
-	v6 = n->client_domain == NULL && b->ipv6;
 	pb_init(&h);
-	http_hdr_add(&h, "Location", "%s://%s%s%s:%u%.*s",
-	    ar->a->env->tls_cert_pem != NULL ? "https" : "http", v6 ? "[" : "",
-	    host, v6 ? "]" : "", b->port, (int)req->target_len, req->target);
+	http_hdr_add(&h, "Location", "%s", loc);
 	http_hdr_add(&h, "X-Insidb-Leader", "%s", leader);
 	pb_init(&body);
 	pb_add_raw(&body, "{\"error_type\":\"NOT_LEADER\",\"message\":", 37);
@@ -511,6 +507,10 @@ step_leader(struct areq *ar)
 	case LEADER_NONE:
 		apid_retry_error(ar, "NO_LEADER", "no leader known");
 		return false;
+	case LEADER_TRANSFERRING:
+		apid_retry_error(
+		    ar, "NO_LEADER", "leadership transfer running");
+		return false;
 	default:
 		return true;
 	}
@@ -522,6 +522,8 @@ handler_for(enum route_id id)
 	apid_handler h;
 
 	if ((h = apid_values_handler(id)) != NULL)
+		return h;
+	if ((h = apid_cluster_handler(id)) != NULL)
 		return h;
 	return apid_system_handler(id);
 }

@@ -11,9 +11,11 @@
 
 #include "apid/client_ip.h"
 #include "apid/conn.h"
+#include "apid/http_client.h"
 #include "apid/json_body.h"
 #include "apid/ratelimit.h"
 #include "apid/routes.h"
+#include "apid/view.h"
 #include "common/crypto.h"
 #include "common/role.h"
 #include "proto/command.h"
@@ -38,11 +40,17 @@ struct apid {
 	struct cfg_net *trusted;
 	size_t ntrusted;
 	bool tls;
-	/* leader as raftd last said (leader.c) */
-	char leader[CFG_ID_MAX + 1];
-	int64_t leader_at_ms; /* 0: never heard */
-	bool leader_polling;
-	struct event *leader_timer;
+	/* cluster view from raftd's watch (leader.c) */
+	struct apid_view view;
+	int64_t view_at_ms; /* 0: never heard */
+	bool watching;
+	struct event *watch_retry;
+	/* calls to other nodes; auto-join (autojoin.c) */
+	struct hclient *hc;
+	struct hcall *join_call;
+	struct event *join_timer;
+	int join_backoff_ms;
+	size_t join_next;
 	uint64_t ops[OPS_COUNT];
 	/* §19.1: per-second rates sampled from ops */
 	uint64_t ops_last[OPS_COUNT];
@@ -88,6 +96,7 @@ struct areq {
 typedef void (*apid_handler)(struct areq *);
 apid_handler apid_values_handler(enum route_id);
 apid_handler apid_system_handler(enum route_id);
+apid_handler apid_cluster_handler(enum route_id);
 
 void apid_on_head(struct http_req *, void *arg);
 void apid_on_free(struct http_req *, void *arg);
@@ -112,14 +121,26 @@ enum leader_verdict {
 	LEADER_SELF,
 	LEADER_OTHER, /* *leader set */
 	LEADER_NONE, /* no leader known */
+	LEADER_TRANSFERRING, /* this node leads but hands over */
 };
 
+/* opens the watch on raftd's view */
 void apid_leader_start(struct apid *);
+/* the view when fresh, else NULL */
+const struct apid_view *apid_view(const struct apid *);
 /* samples the ops counters every second */
 void apid_ops_start(struct apid *);
 enum leader_verdict apid_leader_check(struct apid *, const char **leader);
-/* the "leader" member of raftd's status reply, "" when absent */
-void apid_status_leader(const uint8_t *, size_t, char *out, size_t outlen);
+
+/* auto-join of §17.2, driven by the view's needs_join */
+void apid_autojoin_start(struct apid *);
+void apid_autojoin_check(struct apid *);
+void apid_autojoin_stop(struct apid *);
+
+/* 307 NOT_LEADER to the leader's binding of the request's kind (§4) */
+void apid_redirect(struct areq *, const char *leader);
+/* 503 with Retry-After: 1 */
+void apid_retry_error(struct areq *, const char *type, const char *msg);
 
 /* IPC to raftd with a timeout; the callback always runs */
 void apid_raft_call(struct areq *, uint16_t type, const struct pbuf *,

@@ -11,22 +11,22 @@
 #include "common/log.h"
 #include "proto/msg.h"
 
+/* the leader from the watched view: no call to raftd (§15.1) */
 static void
-ping_done(struct areq *ar, int err, const uint8_t *p, size_t len)
+ping_begin(struct areq *ar)
 {
-	char leader[CFG_ID_MAX + 1] = "", uptime[64];
+	const struct apid_view *v = apid_view(ar->a);
 	struct apid *a = ar->a;
+	char uptime[64];
 	struct pbuf b;
 
-	if (err == 0)
-		apid_status_leader(p, len, leader, sizeof(leader));
 	http_format_uptime(
 	    (http_now_ms() - a->started_ms) / 1000, uptime, sizeof(uptime));
 	pb_init(&b);
 	pb_add_raw(&b, "{\"entity\":", 10);
 	json_put_cstr(&b, ar->id.entity);
 	pb_add_raw(&b, ",\"leader\":", 10);
-	json_put_cstr(&b, leader);
+	json_put_cstr(&b, v != NULL ? v->leader : "");
 	pb_add_raw(&b, ",\"node-badge-id\":", 17);
 	json_put_cstr(&b, a->env->badge_id);
 	pb_add_raw(&b, ",\"status\":\"ok\",\"uptime\":", 24);
@@ -34,16 +34,6 @@ ping_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 	pb_add_raw(&b, "}\n", 2);
 	apid_reply(ar, 200, NULL, &b);
 	pb_free(&b);
-}
-
-static void
-ping_begin(struct areq *ar)
-{
-	struct pbuf empty;
-
-	pb_init(&empty);
-	apid_raft_call(ar, MSG_RAFT_STATUS, &empty, 2000, ping_done);
-	pb_free(&empty);
 }
 
 static void

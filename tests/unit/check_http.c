@@ -1,6 +1,7 @@
 /*
  * apid's pure pieces: query decoding, strict JSON bodies, credentials,
- * routes, key rules, uptime text, error bodies, rate limits, client IP.
+ * routes, key rules, uptime text, error bodies, rate limits, client IP,
+ * cluster URLs (redirect Location, join parameters) and raftd's view.
  */
 #include <arpa/inet.h>
 
@@ -13,10 +14,13 @@
 #include <json-c/json.h>
 
 #include "apid/client_ip.h"
+#include "apid/cluster_url.h"
 #include "apid/http_parse.h"
 #include "apid/json_body.h"
 #include "apid/ratelimit.h"
 #include "apid/routes.h"
+#include "apid/view.h"
+#include "common/config.h"
 
 /*
  * Query parameters (§2.4).
@@ -687,6 +691,248 @@ START_TEST(client_ip_filter)
 }
 END_TEST
 
+/*
+ * Cluster URLs (§4, §17.1).
+ */
+
+static const char cluster_yaml[] = "instance_secret: \"0123456789abcdef0123\"\n"
+				   "default_leader: node0\n"
+				   "insid_home: /srv/insidb\n"
+				   "control_socket: /run/insid-{node}.sock\n"
+				   "nodes:\n"
+				   "  node0:\n"
+				   "    public_binding: 127.0.0.1:8080\n"
+				   "    private_binding: 127.0.0.1:8081\n"
+				   "    raft_binding: 127.0.0.1:7000\n"
+				   "  node1:\n"
+				   "    public_binding: \"[::1]:8082\"\n"
+				   "    private_binding: \"[::1]:8083\"\n"
+				   "    raft_binding: \"[::1]:7001\"\n"
+				   "  node2:\n"
+				   "    public_binding: 127.0.0.2:8084\n"
+				   "    private_binding: 127.0.0.2:8085\n"
+				   "    raft_binding: 127.0.0.2:7002\n"
+				   "    client_domain: node2.example.net\n";
+
+static struct cfg ccfg;
+
+static void
+cluster_setup(void)
+{
+	struct cfg_errors errs;
+
+	memset(&ccfg, 0, sizeof(ccfg));
+	memset(&errs, 0, sizeof(errs));
+	if (cfg_parse("c.yaml", cluster_yaml, strlen(cluster_yaml), NULL, 0,
+		false, &ccfg, &errs) == -1)
+		ck_abort_msg("config: %s", errs.n > 0 ? errs.msgs[0] : "?");
+	cfg_errors_free(&errs);
+}
+
+static void
+cluster_teardown(void)
+{
+	cfg_free(&ccfg);
+}
+
+static const char *
+loc(const char *node, enum route_binding b, bool tls, const char *path,
+    const char *query)
+{
+	static char out[512];
+
+	ck_assert(cfg_node(&ccfg, node) != NULL);
+	ck_assert_int_eq(
+	    curl_location(cfg_node(&ccfg, node), b, tls, path, strlen(path),
+		query, query != NULL ? strlen(query) : 0, out, sizeof(out)),
+	    0);
+	return out;
+}
+
+START_TEST(location_binding_kind)
+{
+	ck_assert_str_eq(
+	    loc("node0", BIND_PUBLIC, false, "/db/api/v1/set", "a=1%2B2&b"),
+	    "http://127.0.0.1:8080/db/api/v1/set?a=1%2B2&b");
+	ck_assert_str_eq(
+	    loc("node0", BIND_PRIVATE, false, "/db/api/v1/join", "x=1"),
+	    "http://127.0.0.1:8081/db/api/v1/join?x=1");
+	ck_assert_str_eq(
+	    loc("node0", BIND_PUBLIC, true, "/db/api/v1/bump", NULL),
+	    "https://127.0.0.1:8080/db/api/v1/bump");
+	/* a request that ended in '?' keeps it */
+	ck_assert_str_eq(loc("node0", BIND_PUBLIC, false, "/p", ""),
+	    "http://127.0.0.1:8080/p?");
+}
+END_TEST
+
+START_TEST(location_ipv6_and_domain)
+{
+	ck_assert_str_eq(
+	    loc("node1", BIND_PUBLIC, false, "/db/api/v1/set", NULL),
+	    "http://[::1]:8082/db/api/v1/set");
+	ck_assert_str_eq(loc("node1", BIND_PRIVATE, true, "/x", "q=%5B"),
+	    "https://[::1]:8083/x?q=%5B");
+	/* client_domain replaces the host, the binding gives the port */
+	ck_assert_str_eq(
+	    loc("node2", BIND_PUBLIC, true, "/db/api/v1/set", NULL),
+	    "https://node2.example.net:8084/db/api/v1/set");
+	ck_assert_str_eq(loc("node2", BIND_PRIVATE, false, "/j", "a=b"),
+	    "http://node2.example.net:8085/j?a=b");
+}
+END_TEST
+
+START_TEST(location_bounded)
+{
+	const struct cfg_node *n = cfg_node(&ccfg, "node0");
+	char small[32], base[CURL_BASE_MAX];
+
+	/* "http://127.0.0.1:8080" is 21 bytes: the path must fit too */
+	ck_assert_int_eq(curl_location(n, BIND_PUBLIC, false, "/0123456789", 11,
+			     NULL, 0, small, sizeof(small)),
+	    -1);
+	ck_assert_int_eq(curl_location(n, BIND_PUBLIC, false, "/012345678", 10,
+			     NULL, 0, small, sizeof(small)),
+	    0);
+	ck_assert_str_eq(small, "http://127.0.0.1:8080/012345678");
+	ck_assert_int_eq(
+	    curl_node_base(n, BIND_PRIVATE, true, base, sizeof(base)), 0);
+	ck_assert_str_eq(base, "https://127.0.0.1:8081");
+}
+END_TEST
+
+START_TEST(raft_addresses)
+{
+	char out[CURL_ADDR_MAX];
+
+	curl_raft_address(cfg_node(&ccfg, "node0"), out, sizeof(out));
+	ck_assert_str_eq(out, "127.0.0.1:7000");
+	curl_raft_address(cfg_node(&ccfg, "node1"), out, sizeof(out));
+	ck_assert_str_eq(out, "[::1]:7001");
+	curl_raft_address(cfg_node(&ccfg, "node2"), out, sizeof(out));
+	ck_assert_str_eq(out, "node2.example.net:7002");
+}
+END_TEST
+
+static enum join_param
+jc(const char *id, const char *addr, char *canon)
+{
+	const struct cfg_node *n = NULL;
+	enum join_param rc = curl_join_check(&ccfg, id, addr, &n, canon);
+
+	if (rc == JOIN_OK)
+		ck_assert_str_eq(n->id, id);
+	return rc;
+}
+
+START_TEST(join_parameters)
+{
+	char canon[CURL_ADDR_MAX];
+
+	ck_assert_int_eq(jc(NULL, "127.0.0.1:7000", canon), JOIN_BAD_ID);
+	ck_assert_int_eq(jc("", "127.0.0.1:7000", canon), JOIN_BAD_ID);
+	ck_assert_int_eq(jc("node9", "127.0.0.1:7000", canon), JOIN_BAD_ID);
+	/* the id is checked first, then the address */
+	ck_assert_int_eq(jc("node9", NULL, canon), JOIN_BAD_ID);
+	ck_assert_int_eq(jc("node0", NULL, canon), JOIN_BAD_ADDR);
+	ck_assert_int_eq(jc("node0", "", canon), JOIN_BAD_ADDR);
+	ck_assert_int_eq(jc("node0", "127.0.0.1:7001", canon), JOIN_BAD_ADDR);
+	ck_assert_int_eq(jc("node0", "127.0.0.1", canon), JOIN_BAD_ADDR);
+	ck_assert_int_eq(jc("node0", "127.0.0.1:8081", canon), JOIN_BAD_ADDR);
+	/* another node's address */
+	ck_assert_int_eq(jc("node0", "[::1]:7001", canon), JOIN_BAD_ADDR);
+	ck_assert_int_eq(jc("node0", "127.0.0.1:7000", canon), JOIN_OK);
+	ck_assert_str_eq(canon, "127.0.0.1:7000");
+	/* IPv6 with or without brackets; raftd gets brackets */
+	ck_assert_int_eq(jc("node1", "[::1]:7001", canon), JOIN_OK);
+	ck_assert_str_eq(canon, "[::1]:7001");
+	ck_assert_int_eq(jc("node1", "::1:7001", canon), JOIN_OK);
+	ck_assert_str_eq(canon, "[::1]:7001");
+	ck_assert_int_eq(jc("node1", "[::1]:7000", canon), JOIN_BAD_ADDR);
+	/* client_domain with the binding's port, or the binding itself */
+	ck_assert_int_eq(jc("node2", "node2.example.net:7002", canon), JOIN_OK);
+	ck_assert_str_eq(canon, "node2.example.net:7002");
+	ck_assert_int_eq(jc("node2", "NODE2.example.net:7002", canon), JOIN_OK);
+	ck_assert_int_eq(jc("node2", "127.0.0.2:7002", canon), JOIN_OK);
+	ck_assert_str_eq(canon, "127.0.0.2:7002");
+	ck_assert_int_eq(
+	    jc("node2", "node2.example.net:8085", canon), JOIN_BAD_ADDR);
+	ck_assert_int_eq(
+	    jc("node2", "node3.example.net:7002", canon), JOIN_BAD_ADDR);
+}
+END_TEST
+
+START_TEST(url_split)
+{
+	struct curl_parts p;
+
+	ck_assert_int_eq(curl_parse("http://127.0.0.1:8081/db/api/v1/join?"
+				    "followerId=n1",
+			     &p),
+	    0);
+	ck_assert(!p.tls);
+	ck_assert_str_eq(p.host, "127.0.0.1");
+	ck_assert_uint_eq(p.port, 8081);
+	ck_assert_str_eq(p.target, "/db/api/v1/join?followerId=n1");
+	ck_assert_int_eq(curl_parse("https://[::1]:8083/x", &p), 0);
+	ck_assert(p.tls && p.ipv6);
+	ck_assert_str_eq(p.host, "::1");
+	ck_assert_uint_eq(p.port, 8083);
+	ck_assert_int_eq(curl_parse("https://node2.example.net", &p), 0);
+	ck_assert_uint_eq(p.port, 443);
+	ck_assert_str_eq(p.target, "/");
+	ck_assert_int_eq(curl_parse("HTTP://h", &p), 0);
+	ck_assert_uint_eq(p.port, 80);
+	ck_assert_int_eq(curl_parse("ftp://h/x", &p), -1);
+	ck_assert_int_eq(curl_parse("/db/api/v1/set", &p), -1);
+	ck_assert_int_eq(curl_parse("http://:80/", &p), -1);
+	ck_assert_int_eq(curl_parse("http://h:0/", &p), -1);
+	ck_assert_int_eq(curl_parse("http://h:65536/", &p), -1);
+	ck_assert_int_eq(curl_parse("http://h:8x/", &p), -1);
+	ck_assert_int_eq(curl_parse("http://[::1/", &p), -1);
+	ck_assert_int_eq(curl_parse("http://[::1]x/", &p), -1);
+	ck_assert_int_eq(curl_parse("http://u@h/", &p), -1);
+	ck_assert_int_eq(curl_parse("http://h/#f", &p), 0);
+	ck_assert_int_eq(curl_parse("http://h#f", &p), -1);
+}
+END_TEST
+
+START_TEST(view_from_status)
+{
+	const char *st =
+	    "{\"leader\":\"node2\",\"term\":7,\"commit_index\":10,"
+	    "\"nodes\":[{\"id\":\"node0\",\"voter\":true},{\"id\":\"node2\"},"
+	    "{\"voter\":false},7],\"node\":\"node0\",\"role\":\"follower\","
+	    "\"needs_join\":false,\"transferring\":true,\"removed\":false,"
+	    "\"version\":42}";
+	struct apid_view v;
+
+	ck_assert_int_eq(view_parse(st, strlen(st), &v), 0);
+	ck_assert_str_eq(v.leader, "node2");
+	ck_assert_str_eq(v.role, "follower");
+	ck_assert_int_eq(v.term, 7);
+	ck_assert_uint_eq(v.version, 42);
+	ck_assert(v.transferring && !v.needs_join && !v.removed);
+	/* entries without an id are skipped */
+	ck_assert_uint_eq(v.nmembers, 2);
+	ck_assert(view_is_member(&v, "node0") && view_is_member(&v, "node2"));
+	ck_assert(!view_is_member(&v, "node1"));
+
+	st = "{\"leader\":\"\",\"needs_join\":true,\"version\":\"3\","
+	     "\"term\":\"x\"}";
+	ck_assert_int_eq(view_parse(st, strlen(st), &v), 0);
+	ck_assert_str_eq(v.leader, "");
+	ck_assert(v.needs_join);
+	ck_assert_uint_eq(v.version, 0);
+	ck_assert_int_eq(v.term, 0);
+	ck_assert_uint_eq(v.nmembers, 0);
+
+	ck_assert_int_eq(view_parse("[1]", 3, &v), -1);
+	ck_assert_int_eq(view_parse("{\"leader\":", 10, &v), -1);
+	ck_assert_int_eq(view_parse("", 0, &v), -1);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -718,6 +964,16 @@ http_suite(void)
 	tcase_add_test(tc, rate_buckets);
 	tcase_add_test(tc, client_ip_xff);
 	tcase_add_test(tc, client_ip_filter);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("cluster");
+	tcase_add_checked_fixture(tc, cluster_setup, cluster_teardown);
+	tcase_add_test(tc, location_binding_kind);
+	tcase_add_test(tc, location_ipv6_and_domain);
+	tcase_add_test(tc, location_bounded);
+	tcase_add_test(tc, raft_addresses);
+	tcase_add_test(tc, join_parameters);
+	tcase_add_test(tc, url_split);
+	tcase_add_test(tc, view_from_status);
 	suite_add_tcase(s, tc);
 	return s;
 }
