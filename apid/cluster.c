@@ -198,7 +198,8 @@ member_send(struct areq *ar, uint8_t op, const char *id, const char *addr)
 	pb_init(&b);
 	pb_add_u8(&b, op);
 	pb_add_str(&b, id);
-	pb_add_str(&b, addr);
+	if (op == MEMBER_JOIN)
+		pb_add_str(&b, addr);
 	apid_raft_call(ar, MSG_RAFT_MEMBER, &b,
 	    op == MEMBER_TRANSFER   ? TRANSFER_WAIT_MS
 		: op == MEMBER_JOIN ? JOIN_WAIT_MS
@@ -264,7 +265,7 @@ member_body(struct areq *ar)
 	member_send(ar,
 	    ar->route->id == R_ADMIN_CLUSTER_TRANSFER ? MEMBER_TRANSFER
 						      : MEMBER_REMOVE,
-	    id, "");
+	    id, NULL);
 }
 
 static void

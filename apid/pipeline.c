@@ -346,7 +346,11 @@ apid_cmd_error(struct areq *ar, const struct cmd_result *res)
 		}
 		memcpy(leader, res->data, res->data_len);
 		leader[res->data_len] = '\0';
-		apid_redirect(ar, leader);
+		/* never a redirect to ourselves */
+		if (strcmp(leader, ar->a->env->node_id) == 0)
+			apid_retry_error(ar, "NO_LEADER", "no leader known");
+		else
+			apid_redirect(ar, leader);
 		break;
 	default:
 		apid_error(ar, 500, "INTERNAL_ERROR", NULL,
