@@ -23,6 +23,7 @@
 
 #include "proto/codec.h"
 #include "proto/command.h"
+#include "proto/msg.h"
 #include "raftd/fsm.h"
 #include "raftd/fsm_int.h"
 #include "raftd/keys.h"
@@ -1017,6 +1018,139 @@ START_TEST(role_serves_apid)
 }
 END_TEST
 
+/* the payload of a MEMBER or SNAPSHOT reply: u16 status, str json */
+static uint16_t
+status_json_reply(struct client *cl, int i, struct json_object **o)
+{
+	struct pread r;
+	uint16_t st;
+	char *json;
+
+	pr_init(&r, cl->got[i], cl->got_len[i]);
+	pr_get_u16(&r, &st);
+	ck_assert_int_eq(pr_get_strdup(&r, &json), 0);
+	ck_assert_int_eq(pr_end(&r), 0);
+	*o = json_tokener_parse(json);
+	ck_assert_ptr_nonnull(*o);
+	free(json);
+	return st;
+}
+
+static void
+client_member(struct ipc_chan *cli, struct client *cl, uint8_t op,
+    const char *id, const char *addr)
+{
+	struct pbuf b;
+
+	pb_init(&b);
+	pb_add_u8(&b, op);
+	pb_add_str(&b, id);
+	if (op == MEMBER_JOIN)
+		pb_add_str(&b, addr);
+	ck_assert_int_eq(
+	    ipc_call(cli, MSG_RAFT_MEMBER, b.data, b.len, 5000, on_reply, cl),
+	    0);
+	pb_free(&b);
+}
+
+/* watch, membership and snapshot requests of a one-node cluster */
+START_TEST(role_watch_member_snapshot)
+{
+	struct ipc_chan *cli;
+	struct client cl;
+	struct json_object *o, *v;
+	struct pbuf b;
+	struct pread r;
+	char *json;
+	int64_t version;
+	struct timespec t0, t1;
+
+	role_up();
+	cli = client_dial();
+	/* version 0: the view at once */
+	memset(&cl, 0, sizeof(cl));
+	pb_init(&b);
+	pb_add_u64(&b, 0);
+	ck_assert_int_eq(
+	    ipc_call(cli, MSG_RAFT_WATCH, b.data, b.len, 5000, on_reply, &cl),
+	    0);
+	client_wait(&cl, 1);
+	pr_init(&r, cl.got[0], cl.got_len[0]);
+	ck_assert_int_eq(pr_get_strdup(&r, &json), 0);
+	o = json_tokener_parse(json);
+	free(json);
+	ck_assert_ptr_nonnull(o);
+	version = json_int(o, "version");
+	ck_assert_int_gt(version, 0);
+	ck_assert(json_object_object_get_ex(o, "nodes", &v));
+	ck_assert_int_eq(json_object_array_length(v), 1);
+	json_object_put(o);
+	/* the current version: answered after about a second unchanged */
+	memset(&cl, 0, sizeof(cl));
+	pb_reset(&b);
+	pb_add_u64(&b, (uint64_t)version);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(
+	    ipc_call(cli, MSG_RAFT_WATCH, b.data, b.len, 5000, on_reply, &cl),
+	    0);
+	client_run(800);
+	ck_assert_int_eq(cl.replies, 0);
+	client_run(600);
+	client_wait(&cl, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ck_assert_int_ge((t1.tv_sec - t0.tv_sec) * 1000 +
+		(t1.tv_nsec - t0.tv_nsec) / 1000000,
+	    900);
+	pb_free(&b);
+
+	memset(&cl, 0, sizeof(cl));
+	/* already a member at its address: ok at once */
+	client_member(cli, &cl, MEMBER_JOIN, "node0", "127.0.0.1:7000");
+	/* not the node's raft binding, not a configured node */
+	client_member(cli, &cl, MEMBER_JOIN, "node0", "127.0.0.1:7001");
+	client_member(cli, &cl, MEMBER_JOIN, "node9", "127.0.0.1:7000");
+	client_wait(&cl, 3);
+	ck_assert_uint_eq(status_json_reply(&cl, 0, &o), MEMBER_OK);
+	ck_assert(json_object_object_get_ex(o, "voter", &v));
+	ck_assert(json_object_get_boolean(v));
+	json_object_put(o);
+	ck_assert_uint_eq(status_json_reply(&cl, 1, &o), MEMBER_BAD_REQUEST);
+	json_object_put(o);
+	ck_assert_uint_eq(status_json_reply(&cl, 2, &o), MEMBER_BAD_REQUEST);
+	json_object_put(o);
+
+	memset(&cl, 0, sizeof(cl));
+	/* the last voter cannot go; transfer to itself is done at once */
+	client_member(cli, &cl, MEMBER_REMOVE, "node0", NULL);
+	client_member(cli, &cl, MEMBER_TRANSFER, "node0", NULL);
+	client_member(cli, &cl, MEMBER_TRANSFER, "node9", NULL);
+	client_wait(&cl, 3);
+	ck_assert_uint_eq(status_json_reply(&cl, 0, &o), MEMBER_INVALID);
+	json_object_put(o);
+	ck_assert_uint_eq(status_json_reply(&cl, 1, &o), MEMBER_OK);
+	ck_assert(json_object_object_get_ex(o, "leader", &v));
+	ck_assert_str_eq(json_object_get_string(v), "node0");
+	json_object_put(o);
+	ck_assert_uint_eq(status_json_reply(&cl, 2, &o), MEMBER_NOT_FOUND);
+	json_object_put(o);
+
+	/* a snapshot at the applied index */
+	memset(&cl, 0, sizeof(cl));
+	client_propose(cli, &cl, CMD_KV_SET, "a", "v", 0);
+	client_wait(&cl, 1);
+	memset(&cl, 0, sizeof(cl));
+	ck_assert_int_eq(
+	    ipc_call(cli, MSG_RAFT_SNAPSHOT, NULL, 0, 5000, on_reply, &cl), 0);
+	client_wait(&cl, 1);
+	ck_assert_uint_eq(status_json_reply(&cl, 0, &o), 0);
+	/* bootstrap configuration, no-op, the set */
+	ck_assert_int_eq(json_int(o, "index"), 3);
+	json_object_put(o);
+	ipc_close(cli);
+	role_down();
+}
+END_TEST
+
 /* only the apid pid the supervisor announced may call, also a later one */
 START_TEST(role_accepts_announced_apid_only)
 {
@@ -1088,6 +1222,7 @@ fsm_suite(void)
 	tcase_set_timeout(tr, 60);
 	tcase_add_test(tr, role_serves_apid);
 	tcase_add_test(tr, role_accepts_announced_apid_only);
+	tcase_add_test(tr, role_watch_member_snapshot);
 	tcase_add_exit_test(tr, role_malformed_proposal_is_fatal, 1);
 	suite_add_tcase(s, tr);
 	return s;
