@@ -123,7 +123,10 @@ join_done(const struct hclient_resp *r, void *arg)
 		join_wait(a, JOIN_SETTLE_MS);
 		return;
 	}
-	if (r->err != 0)
+	if (r->tls_error != NULL)
+		snprintf(
+		    why, sizeof(why), "certificate refused: %s", r->tls_error);
+	else if (r->err != 0)
 		snprintf(why, sizeof(why), "%s", strerror(r->err));
 	else
 		snprintf(why, sizeof(why), "HTTP %d %.*s", r->status,

@@ -43,6 +43,7 @@ struct hcall {
 	struct event *deadline;
 	struct event *kick;
 	int err; /* from the request's error callback */
+	const char *tls_error;
 	bool sending; /* inside evhttp_make_request */
 	bool failed_inline; /* evhttp failed the request meanwhile */
 	bool done;
@@ -168,6 +169,7 @@ call_finish(
 	r.body = body;
 	r.body_len = body_len;
 	r.url = c->url;
+	r.tls_error = c->tls_error;
 	if (c->cb != NULL)
 		c->cb(&r, c->arg);
 	call_free(c);
@@ -198,6 +200,19 @@ req_error_cb(enum evhttp_request_error e, void *arg)
 }
 
 static void call_send(struct hcall *);
+
+/* why the peer's certificate was refused, if it was */
+static const char *
+tls_verify_error(struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	long v;
+
+	if (ssl == NULL || (v = SSL_get_verify_result(ssl)) == X509_V_OK)
+		return NULL;
+	return X509_verify_cert_error_string(v);
+}
 
 static bool
 is_redirect(int status)
@@ -243,6 +258,8 @@ req_done_cb(struct evhttp_request *req, void *arg)
 		c->failed_inline = true;
 		return;
 	}
+	if (req == NULL || evhttp_request_get_response_code(req) <= 0)
+		c->tls_error = tls_verify_error(c->evcon);
 	evcon_free_later(c->hc, c->evcon);
 	c->evcon = NULL;
 	if (req == NULL ||

@@ -32,6 +32,8 @@ struct hclient_resp {
 	const char *body; /* valid during the callback only */
 	size_t body_len;
 	const char *url; /* the URL that answered */
+	/* the certificate check that failed (TLS), else NULL */
+	const char *tls_error;
 };
 
 typedef void (*hclient_cb)(const struct hclient_resp *, void *arg);
