@@ -857,6 +857,178 @@ START_TEST(crash_recovery_consistent)
 }
 END_TEST
 
+/* --- churn: restarts and cut links while writes stream --- */
+
+static int churn_ok, churn_unknown, churn_in_flight;
+
+static void
+churn_proposed(void *w, const struct fsm_result *res, void *arg)
+{
+	(void)arg;
+	free(w);
+	churn_in_flight--;
+	if (res->status == ST_OK)
+		churn_ok++;
+	else if (res->status == ST_COMMIT_UNKNOWN)
+		churn_unknown++;
+	else
+		ck_abort_msg("proposal answered %u", res->status);
+}
+
+static void
+churn_propose(void)
+{
+	for (uint64_t id = 1; id <= MAXN; id++) {
+		struct cmd c = bump_cmd("n", 1);
+		uint64_t leader;
+		void *w;
+
+		if (tn[id].n == NULL || tn[id].down ||
+		    raft_role(node_core(tn[id].n)) != RAFT_LEADER)
+			continue;
+		w = malloc(1);
+		if (node_propose(tn[id].n, &c, w, &leader) == ST_OK)
+			churn_in_flight++;
+		else
+			free(w);
+	}
+}
+
+static uint64_t
+node_counter(uint64_t id)
+{
+	struct rwaiter rw;
+
+	node_get(id, "n", READ_LOCAL, &rw);
+	return strtoull(rw.value, NULL, 10);
+}
+
+static bool
+all_applied(void)
+{
+	uint64_t c = raft_commit(node_core(tn[1].n));
+
+	for (uint64_t id = 1; id <= MAXN; id++)
+		if (raft_commit(node_core(tn[id].n)) > c)
+			c = raft_commit(node_core(tn[id].n));
+	for (uint64_t id = 1; id <= MAXN; id++)
+		if (node_applied(tn[id].n) < c)
+			return false;
+	return churn_in_flight == 0;
+}
+
+static void
+churn_dump(int round)
+{
+	for (uint64_t id = 1; id <= MAXN; id++) {
+		const struct raft *r = node_core(tn[id].n);
+
+		fprintf(stderr,
+		    "round %d node %llu down %d role %d term %llu leader %llu "
+		    "last %llu commit %llu applied %llu cfg %u voters %u\n",
+		    round, (unsigned long long)id, tn[id].down, raft_role(r),
+		    (unsigned long long)raft_term(r),
+		    (unsigned long long)raft_leader(r),
+		    (unsigned long long)raft_last_index(r),
+		    (unsigned long long)raft_commit(r),
+		    (unsigned long long)node_applied(tn[id].n),
+		    raft_config(r)->n, raft_config_voters(raft_config(r)));
+	}
+}
+
+static bool
+any_leader(void)
+{
+	for (uint64_t id = 1; id <= MAXN; id++)
+		if (tn[id].n != NULL && !tn[id].down &&
+		    raft_role(node_core(tn[id].n)) == RAFT_LEADER)
+			return true;
+	return false;
+}
+
+static void
+churn_reopen(uint64_t id)
+{
+	struct node_hooks h;
+	struct node_opts o;
+	struct tnode *t = &tn[id];
+
+	t->st = store_open(t->dir);
+	ck_assert_ptr_nonnull(t->st);
+	t->fsm = fsm_open(t->st, ROOT);
+	memset(&o, 0, sizeof(o));
+	o.id = id;
+	o.bootstrap = id == 1;
+	o.heartbeat_ms = 20;
+	o.election_ms = 200;
+	o.snapshot_threshold = 50;
+	o.snapshot_trailing = 10;
+	o.seed = id * 31 + (uint64_t)churn_ok;
+	memset(&h, 0, sizeof(h));
+	h.send = t_send;
+	h.send_ctl = t_send_ctl;
+	h.proposed = churn_proposed;
+	h.read_done = t_read_done;
+	h.member_done = t_member_done;
+	h.arg = t;
+	t->n = node_open(t->st, t->fsm, base, &o, &h);
+}
+
+START_TEST(churn_keeps_nodes_consistent)
+{
+	struct timeval tv = { 0, 5000 };
+	uint64_t v;
+
+	for (uint64_t id = 1; id <= MAXN; id++)
+		churn_reopen(id);
+	join(2);
+	watch_id = 2;
+	ck_assert(run_until(is_voter, 5000));
+	join(3);
+	watch_id = 3;
+	ck_assert(run_until(is_voter, 5000));
+	/* CHURN_SEED: other schedules when hunting a failure */
+	srandom(getenv("CHURN_SEED") != NULL
+		? (unsigned)strtoul(getenv("CHURN_SEED"), NULL, 10)
+		: 7);
+	for (int round = 0; round < 12; round++) {
+		uint64_t victim = 1 + (uint64_t)(random() % MAXN);
+
+		for (int i = 0; i < 40; i++) {
+			churn_propose();
+			event_base_loopexit(base, &tv);
+			event_base_loop(base, EVLOOP_ONCE);
+		}
+		if (round % 2 == 0) {
+			/* a restart: answers of the closed node are lost */
+			t_close(victim);
+			churn_reopen(victim);
+		} else {
+			/* at most one node cut off: a majority stays */
+			bool cut = !tn[victim].down;
+
+			for (uint64_t id = 1; id <= MAXN; id++)
+				tn[id].down = false;
+			tn[victim].down = cut;
+		}
+		if (!run_until(any_leader, 5000))
+			churn_dump(round);
+		ck_assert(run_until(any_leader, 10));
+	}
+	for (uint64_t id = 1; id <= MAXN; id++)
+		tn[id].down = false;
+	ck_assert(run_until(any_leader, 5000));
+	churn_propose();
+	ck_assert(run_until(all_applied, 10000));
+	v = node_counter(1);
+	/* every acknowledged bump is in, nothing beyond what was asked */
+	ck_assert_uint_ge(v, (uint64_t)churn_ok);
+	for (uint64_t id = 2; id <= MAXN; id++)
+		ck_assert_uint_eq(node_counter(id), v);
+	ck_assert_int_gt(churn_ok, 100);
+}
+END_TEST
+
 static Suite *
 node_suite(void)
 {
@@ -875,6 +1047,7 @@ node_suite(void)
 	tcase_add_test(tm, join_follower_not_leader_and_reads);
 	tcase_add_test(tm, transfer_leadership);
 	tcase_add_test(tm, snapshot_install_on_a_new_member);
+	tcase_add_test(tm, churn_keeps_nodes_consistent);
 	suite_add_tcase(s, tm);
 	return s;
 }
