@@ -2,9 +2,10 @@
  * Membership requests (API.md §17, msg.h MSG_RAFT_MEMBER) on the leader.
  * One change runs at a time: the core refuses a second while a config
  * entry is uncommitted, so a request waits (NODE_CHANGE_WAIT_MS) and
- * retries on every tick.  A join adds the node as a learner marked for
- * promotion: the core promotes it, as a separate change, on a heartbeat
- * once its match index has reached the commit index.  Replies come when
+ * retries on every tick.  A join adds the node as a learner; the leader
+ * promotes it to voter, as a separate change, on a tick once its match
+ * index has reached the commit index and it answered within
+ * NODE_HEALTHY_MS (every learner here came from a join).  Replies come when
  * the leader has applied the change (a join: the learner entry), or for
  * a transfer when the target leads.
  */
@@ -228,11 +229,40 @@ node_mreq_check(struct node *n, struct node_mreq *q, uint64_t now)
 	}
 }
 
+/* one caught-up, healthy learner becomes a voter (API.md §17.1) */
+static void
+node_promote(struct node *n)
+{
+	const struct raft_config *c = raft_config(n->r);
+	uint64_t index;
+
+	if (raft_role(n->r) != RAFT_LEADER ||
+	    raft_config_index(n->r) > raft_commit(n->r))
+		return;
+	for (uint32_t i = 0; i < c->n; i++) {
+		uint64_t id = c->servers[i].id;
+
+		if (c->servers[i].role != RAFT_LEARNER ||
+		    !node_peer_healthy(n, id) ||
+		    node_peer_match(n, id) < (int64_t)raft_commit(n->r))
+			continue;
+		/* the core may still find it behind its last index: later */
+		if (raft_change(n->r, RAFT_PROMOTE, id, &index) == RAFT_OK) {
+			log_info("membership: promoting node %llu to voter at "
+				 "index %llu",
+			    (unsigned long long)id, (unsigned long long)index);
+			node_pump(n);
+		}
+		return;
+	}
+}
+
 void
 node_members_check(struct node *n)
 {
 	uint64_t now = node_now_ms();
 
+	node_promote(n);
 	for (size_t i = 0; i < NODE_MEMBER_WAIT_MAX; i++)
 		if (n->mreqs[i].phase != NM_FREE)
 			node_mreq_check(n, &n->mreqs[i], now);
