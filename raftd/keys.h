@@ -11,6 +11,7 @@
  *     "snapdata" the snapshot's serialised state (node_snap.c)
  *     "install"  a snapshot install in progress: the "snap" record, then
  *                the data; present only between its two writes
+ *     "removed"  "1": this node was removed from the cluster
  *   kv     user values and internal records, below
  *   cache  cache entries, same user layout as kv
  *   meta   "applied" -> u64 index, u64 term of the last applied entry
@@ -51,6 +52,7 @@
 #define KEYS_RAFT_SNAP "snap"
 #define KEYS_RAFT_SNAPDATA "snapdata"
 #define KEYS_RAFT_INSTALL "install"
+#define KEYS_RAFT_REMOVED "removed"
 
 struct keybuf {
 	uint8_t b[KEYS_MAX];

@@ -13,7 +13,6 @@
 /* batches executed per loop turn before yielding to other events */
 #define NODE_PUMP_MAX 64
 #define NODE_SWEEP_MS 1000
-#define NODE_KEY_REMOVED "removed"
 
 static void node_finish(struct node *);
 
@@ -370,8 +369,8 @@ node_mark_removed(struct node *n)
 		return;
 	n->removed = true;
 	rocksdb_put_cf(n->store->db, n->store->wo_sync,
-	    n->store->cf[STORE_CF_RAFT], NODE_KEY_REMOVED,
-	    strlen(NODE_KEY_REMOVED), "1", 1, &err);
+	    n->store->cf[STORE_CF_RAFT], KEYS_RAFT_REMOVED,
+	    strlen(KEYS_RAFT_REMOVED), "1", 1, &err);
 	if (err != NULL)
 		fatalx("%s: %s", __func__, err);
 	log_warnx("this node was removed from the cluster: it stops taking "
@@ -598,8 +597,8 @@ node_boot(struct node *n, const struct raft_options *ro)
 		free(es[i].data);
 	free(es);
 	free(sdata);
-	if (store_get(n->store, STORE_CF_RAFT, NODE_KEY_REMOVED,
-		strlen(NODE_KEY_REMOVED), &v, &vlen) == 1) {
+	if (store_get(n->store, STORE_CF_RAFT, KEYS_RAFT_REMOVED,
+		strlen(KEYS_RAFT_REMOVED), &v, &vlen) == 1) {
 		n->removed = true;
 		rocksdb_free(v);
 	}

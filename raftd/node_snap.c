@@ -5,6 +5,7 @@
 #include "proto/codec.h"
 #include "raftd/keys.h"
 #include "raftd/node_snap.h"
+#include "raftd/rlog.h"
 
 #define NODE_SNAP_VERSION 1
 
@@ -284,4 +285,88 @@ node_snap_load(struct store *s, struct raft_snapshot_meta *m, uint8_t **data,
 	*len = vlen;
 	rocksdb_free(val);
 	return 1;
+}
+
+/* applies the stored log up to the stored commit index */
+static void
+node_snap_apply_log(struct store *s, struct fsm *f)
+{
+	struct raft_hard_state hs;
+	struct raft_entry e;
+	struct fsm_entry fe;
+	struct fsm_result res;
+	uint64_t applied, term;
+
+	rlog_hard_state(s, &hs);
+	fsm_applied(f, &applied, &term);
+	for (uint64_t i = applied + 1; i <= hs.commit; i++) {
+		if (rlog_read(s, i, &e) != 1)
+			break;
+		fe.index = e.index;
+		fe.term = e.term;
+		fe.type = e.type;
+		fe.data = e.data;
+		fe.len = e.len;
+		fsm_apply(f, &fe, 1, &res);
+		fsm_result_clear(&res);
+		free(e.data);
+	}
+}
+
+void
+node_snap_force_new_cluster(struct store *s, struct fsm *f, uint64_t id)
+{
+	struct raft_snapshot_meta m;
+	struct raft_hard_state hs;
+	rocksdb_writebatch_t *wb;
+	uint64_t applied, term, len, v[3];
+	uint8_t *data, buf[24];
+
+	node_snap_redo(s);
+	fsm_reload(f);
+	node_snap_apply_log(s, f);
+	fsm_applied(f, &applied, &term);
+	rlog_hard_state(s, &hs);
+	memset(&m, 0, sizeof(m));
+	m.index = applied;
+	m.term = term;
+	m.config.n = 1;
+	m.config.servers[0].id = id;
+	m.config.servers[0].role = RAFT_VOTER;
+	if (node_snap_take(s, &data, &len) == -1)
+		fatalx("%s: the restored state is too large", __func__);
+	wb = rocksdb_writebatch_create();
+	memset(buf, 0, sizeof(buf));
+	rocksdb_writebatch_delete_range_cf(wb, s->cf[STORE_CF_LOG],
+	    (const char *)buf, KEYS_LOG_LEN,
+	    "\xff\xff\xff\xff\xff\xff\xff\xff\xff", KEYS_LOG_LEN + 1);
+	v[0] = hs.term > term ? hs.term : term;
+	v[1] = 0;
+	v[2] = applied;
+	for (int i = 0; i < 3; i++)
+		keys_put_u64(buf + 8 * i, v[i]);
+	rocksdb_writebatch_put_cf(wb, s->cf[STORE_CF_RAFT],
+	    KEYS_RAFT_HARD_STATE, strlen(KEYS_RAFT_HARD_STATE),
+	    (const char *)buf, 24);
+	keys_put_u64(buf, applied);
+	keys_put_u64(buf + 8, term);
+	rocksdb_writebatch_put_cf(wb, s->cf[STORE_CF_RAFT], KEYS_RAFT_BASE,
+	    strlen(KEYS_RAFT_BASE), (const char *)buf, 16);
+	rocksdb_writebatch_delete_cf(wb, s->cf[STORE_CF_RAFT],
+	    KEYS_RAFT_REMOVED, strlen(KEYS_RAFT_REMOVED));
+	if (applied > 0) {
+		node_snap_put_meta(s, wb, &m, KEYS_RAFT_SNAP, NULL, 0);
+		rocksdb_writebatch_put_cf(wb, s->cf[STORE_CF_RAFT],
+		    KEYS_RAFT_SNAPDATA, strlen(KEYS_RAFT_SNAPDATA),
+		    (const char *)data, len);
+	} else {
+		rocksdb_writebatch_delete_cf(wb, s->cf[STORE_CF_RAFT],
+		    KEYS_RAFT_SNAP, strlen(KEYS_RAFT_SNAP));
+		rocksdb_writebatch_delete_cf(wb, s->cf[STORE_CF_RAFT],
+		    KEYS_RAFT_SNAPDATA, strlen(KEYS_RAFT_SNAPDATA));
+	}
+	node_snap_write(s, wb, __func__);
+	free(data);
+	log_info("forced a new one-node cluster at index %llu (term %llu)",
+	    (unsigned long long)applied, (unsigned long long)term);
 }

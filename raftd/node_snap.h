@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "raftd/core/raft.h"
+#include "raftd/fsm.h"
 #include "raftd/store.h"
 
 #define NODE_SNAP_MAX (PROTO_MSG_MAX - 1024)
@@ -39,5 +40,13 @@ int node_snap_redo(struct store *);
 /* the stored snapshot: 1 with meta and data (malloc'd), 0 when none */
 int node_snap_load(
     struct store *, struct raft_snapshot_meta *, uint8_t **data, uint64_t *len);
+
+/*
+ * insid --restore --force-new-cluster: applies what the stored log has
+ * committed beyond the state, then turns the state into a snapshot whose
+ * configuration is this node alone, with an empty log.  The node then
+ * boots as a one-voter cluster holding the restored data.
+ */
+void node_snap_force_new_cluster(struct store *, struct fsm *, uint64_t id);
 
 #endif

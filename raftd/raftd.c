@@ -25,6 +25,7 @@
 #include "proto/msg.h"
 #include "raftd/fsm.h"
 #include "raftd/keys.h"
+#include "raftd/node_snap.h"
 #include "raftd/raftd_int.h"
 #include "raftd/store.h"
 #include "raftd/transport.h"
@@ -433,6 +434,10 @@ raftd_node_start(struct raftd *rd)
 	o.id = rd->self_id;
 	o.bootstrap = env->cfg.default_leader == NULL ||
 	    strcmp(env->cfg.default_leader, env->node_id) == 0;
+	if (env->force_new_cluster) {
+		node_snap_force_new_cluster(rd->store, rd->fsm, rd->self_id);
+		o.bootstrap = true;
+	}
 	o.heartbeat_ms = env->cfg.raft_heartbeat_interval_ms > 0
 	    ? (uint32_t)env->cfg.raft_heartbeat_interval_ms
 	    : 100;

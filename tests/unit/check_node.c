@@ -24,6 +24,7 @@
 #include "raftd/fsm.h"
 #include "raftd/keys.h"
 #include "raftd/node.h"
+#include "raftd/node_snap.h"
 #include "raftd/rlog.h"
 #include "raftd/store.h"
 
@@ -857,6 +858,50 @@ START_TEST(crash_recovery_consistent)
 }
 END_TEST
 
+/* a surviving node's state becomes a one-node cluster of its own */
+START_TEST(force_new_cluster_from_a_member)
+{
+	struct waiter w;
+	struct rwaiter rw;
+	const struct raft_config *c;
+
+	t_open(1, true, 0, 0);
+	t_open(2, false, 0, 0);
+	join(2);
+	watch_id = 2;
+	ck_assert(run_until(is_voter, 5000));
+	ck_assert_uint_eq(propose(1, set_cmd("k", "v1"), &w, NULL), ST_OK);
+	want_done = done_count + 1;
+	ck_assert(run_until(enough_done, 5000));
+	applied_want = node_applied(tn[1].n);
+	ck_assert(run_until(caught_up, 5000));
+	t_close(1);
+	t_close(2);
+	tn[2].st = store_open(tn[2].dir);
+	tn[2].fsm = fsm_open(tn[2].st, ROOT);
+	node_snap_force_new_cluster(tn[2].st, tn[2].fsm, 2);
+	fsm_free(tn[2].fsm);
+	store_close(tn[2].st);
+	t_open(2, true, 0, 0);
+	c = raft_config(node_core(tn[2].n));
+	ck_assert_uint_eq(c->n, 1);
+	ck_assert(raft_config_is_voter(c, 2));
+	ck_assert_int_eq(raft_role(node_core(tn[2].n)), RAFT_LEADER);
+	node_get(2, "k", READ_LINEARIZABLE, &rw);
+	ck_assert_str_eq(rw.value, "v1");
+	ck_assert_uint_eq(propose(2, set_cmd("k", "v2"), &w, NULL), ST_OK);
+	want_done = done_count + 1;
+	ck_assert(run_until(enough_done, 5000));
+	ck_assert_uint_eq(w.status, ST_OK);
+	/* and stays one over a restart */
+	t_close(2);
+	t_open(2, false, 0, 0);
+	ck_assert_int_eq(raft_role(node_core(tn[2].n)), RAFT_LEADER);
+	node_get(2, "k", READ_LINEARIZABLE, &rw);
+	ck_assert_str_eq(rw.value, "v2");
+}
+END_TEST
+
 /* --- churn: restarts and cut links while writes stream --- */
 
 static int churn_ok, churn_unknown, churn_in_flight;
@@ -1048,6 +1093,7 @@ node_suite(void)
 	tcase_add_test(tm, transfer_leadership);
 	tcase_add_test(tm, snapshot_install_on_a_new_member);
 	tcase_add_test(tm, churn_keeps_nodes_consistent);
+	tcase_add_test(tm, force_new_cluster_from_a_member);
 	suite_add_tcase(s, tm);
 	return s;
 }
