@@ -687,7 +687,21 @@ class Cluster:
             m.start(wait=False)
         for m in self.nodes:
             m.wait_ready(timeout)
-        return self.wait_leader(timeout)
+        self.wait_leader(timeout)
+        return self.wait_voters(timeout)
+
+    def wait_voters(self, timeout=30):
+        """every node is a voter (admin/cluster, API.md §17.3): learners
+        cannot elect, so failover tests start from here"""
+        def all_voters():
+            lead = self.wait_leader(timeout)
+            r = lead.request("GET", "admin/cluster", binding="private")
+            if r.status != 200:
+                return None
+            nodes = r.json().get("nodes", [])
+            voters = {n.get("id") for n in nodes if n.get("voter") is True}
+            return lead if voters == set(self.by_name) else None
+        return wait_for(all_voters, timeout, "every node to be a voter")
 
     def running(self):
         return [m for m in self.nodes if m.proc is not None and m.proc.poll() is None]

@@ -124,3 +124,41 @@ class Cluster3(harness.NodeTestCase):
         wait_for(caught_up, 20, "%s to catch up" % old.name)
         r = old.request("POST", "set", {"key": p + "x", "value": "x"})
         self.expect(r, 307, "NOT_LEADER")
+
+
+class Cluster5(Cluster3):
+    """five nodes: two may fail and the rest still serve writes"""
+    size = 5
+
+    # the three-node cases that are not repeated here
+    test_write_redirect = None
+    test_replication_and_consistency = None
+    test_failover_and_catch_up = None
+
+    def test_two_failures_tolerated(self):
+        p = uniq("five")
+        first = self.leader()
+        self.expect_json(first.request("POST", "set", {"key": p + "a", "value": "1"}), {})
+        first.kill_group()
+        self.assertEqual(first.wait_gone(15), [])
+        second = self.leader(exclude=(first.name,))
+        self.expect_json(second.request("POST", "set", {"key": p + "b", "value": "2"}), {})
+        # a follower goes too: three of five remain, a majority
+        victim = [m for m in self.cluster.running() if m is not second][0]
+        victim.kill_group()
+        self.assertEqual(victim.wait_gone(15), [])
+        lead = self.leader()
+        self.expect_json(lead.request("POST", "set", {"key": p + "c", "value": "3"}), {})
+        r = lead.request("GET", "iterate/prefix", query={"prefix": p,
+                                                          "consistency": "linearizable"})
+        self.expect_json(r, {"data": [p + "a", p + "b", p + "c"]})
+        # both come back and catch up
+        for m in (first, victim):
+            m.start(wait=False)
+        for m in (first, victim):
+            m.wait_ready(30)
+
+            def has_c(m=m):
+                r = m.request("GET", "get", query={"key": p + "c"})
+                return r.status == 200
+            wait_for(has_c, 20, "%s to catch up" % m.name)
