@@ -375,28 +375,35 @@ raftd_db_path(const char *data_dir)
 	return path;
 }
 
+static struct transport_tls *
+raftd_tls(struct transport_tls *tls, const char *cert, const char *key,
+    const char *ca, bool skip_verify)
+{
+	if (cert == NULL || key == NULL)
+		return NULL;
+	memset(tls, 0, sizeof(*tls));
+	tls->cert_pem = cert;
+	tls->cert_len = strlen(cert);
+	tls->key_pem = key;
+	tls->key_len = strlen(key);
+	tls->ca_pem = ca;
+	tls->ca_len = ca != NULL ? strlen(ca) : 0;
+	tls->skip_verify = skip_verify;
+	return tls;
+}
+
 /* peers from cfg.nodes: client_domain or the raft binding's host */
 static int
 raftd_net_start(struct raftd *rd)
 {
 	struct role_env *env = rd->env;
-	struct transport_tls tls, *tp = NULL;
+	struct transport_tls tls, *tp;
 	const struct cfg_node *n;
 
 	if (env->cfg.n_nodes < 2)
 		return 0;
-	if (env->tls_cert_pem != NULL && env->tls_key_pem != NULL) {
-		memset(&tls, 0, sizeof(tls));
-		tls.cert_pem = env->tls_cert_pem;
-		tls.cert_len = strlen(env->tls_cert_pem);
-		tls.key_pem = env->tls_key_pem;
-		tls.key_len = strlen(env->tls_key_pem);
-		tls.ca_pem = env->tls_ca_pem;
-		tls.ca_len =
-		    env->tls_ca_pem != NULL ? strlen(env->tls_ca_pem) : 0;
-		tls.skip_verify = env->cfg.client_skip_verify;
-		tp = &tls;
-	}
+	tp = raftd_tls(&tls, env->tls_cert_pem, env->tls_key_pem,
+	    env->tls_ca_pem, env->cfg.client_skip_verify);
 	rd->net = transport_new(env->base, env->nfds > 0 ? env->fds[0] : -1,
 	    rd->self_id, env->cfg.instance_secret, tp, NULL, raftd_net_recv,
 	    rd);
@@ -521,6 +528,22 @@ raftd_status(struct role_env *env)
 	return s;
 }
 
+/* tls.* reload: connections made from now on use the new material */
+static void
+raftd_reload(struct role_env *env, const struct role_reload *rl)
+{
+	struct raftd *rd = env->state;
+	struct transport_tls tls;
+
+	if (rd == NULL || rd->net == NULL)
+		return;
+	if (transport_set_tls(rd->net,
+		raftd_tls(&tls, rl->tls_cert_pem, rl->tls_key_pem,
+		    rl->tls_ca_pem, rl->cfg.client_skip_verify)) == -1)
+		log_warnx("reload: the new TLS material does not load; the "
+			  "raft transport keeps the old");
+}
+
 static void
 raftd_stop(struct role_env *env)
 {
@@ -550,4 +573,5 @@ const struct role_hooks raftd_hooks = {
 	.status = raftd_status,
 	.ctl = raftd_ctl,
 	.stop = raftd_stop,
+	.reload = raftd_reload,
 };
