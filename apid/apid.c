@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "apid/apid.h"
+#include "apid/http_parse.h"
 #include "apid/server.h"
 #include "apid/tls.h"
 #include "common/log.h"
@@ -131,18 +132,33 @@ static char *
 apid_status(struct role_env *env)
 {
 	struct apid *a = env->state;
+	const struct apid_view *v;
+	struct pbuf leader;
 	char *s;
+	int rc;
 
 	if (a == NULL)
 		return strdup("{}");
-	if (asprintf(&s,
-		"{\"connections\":%zu,\"active_requests\":%zu,"
-		"\"requests\":%llu,\"raft_connected\":%s,\"stopping\":%s}",
-		http_server_conns(a->http), http_server_active(a->http),
-		(unsigned long long)a->requests, a->raft ? "true" : "false",
-		a->stopping ? "true" : "false") == -1)
+	v = apid_view(a);
+	pb_init(&leader);
+	json_put_cstr(&leader, v != NULL ? v->leader : "");
+	if (leader.err) {
+		pb_free(&leader);
 		return NULL;
-	return s;
+	}
+	rc = asprintf(&s,
+	    "{\"connections\":%zu,\"active_requests\":%zu,"
+	    "\"requests\":%llu,\"raft_connected\":%s,\"stopping\":%s,"
+	    "\"leader\":%.*s,\"joining\":%s}",
+	    http_server_conns(a->http), http_server_active(a->http),
+	    (unsigned long long)a->requests, a->raft ? "true" : "false",
+	    a->stopping ? "true" : "false", (int)leader.len,
+	    (const char *)leader.data,
+	    a->join_call != NULL || evtimer_pending(a->join_timer, NULL)
+		? "true"
+		: "false");
+	pb_free(&leader);
+	return rc == -1 ? NULL : s;
 }
 
 static void
