@@ -117,7 +117,12 @@ join_done(const struct hclient_resp *r, void *arg)
 
 	a->join_call = NULL;
 	if (r->err == 0 && r->status == 200) {
-		log_info("apid: join accepted by %s", r->url);
+		/* raftd still waiting after a 200 repeats quietly */
+		if (a->join_accepted)
+			log_debug("apid: join accepted again by %s", r->url);
+		else
+			log_info("apid: join accepted by %s", r->url);
+		a->join_accepted = true;
 		a->join_next = 0;
 		a->join_backoff_ms = JOIN_BACKOFF_MIN_MS;
 		join_wait(a, JOIN_SETTLE_MS);
@@ -201,9 +206,12 @@ apid_autojoin_start(struct apid *a)
 void
 apid_autojoin_check(struct apid *a)
 {
-	if (a->join_call != NULL || evtimer_pending(a->join_timer, NULL) ||
-	    !join_wanted(a))
+	if (a->join_call != NULL || evtimer_pending(a->join_timer, NULL))
 		return;
+	if (!join_wanted(a)) {
+		a->join_accepted = false;
+		return;
+	}
 	log_info("apid: raftd needs a join; asking the cluster");
 	join_attempt(a);
 }

@@ -51,6 +51,7 @@ struct apid {
 	struct event *join_timer;
 	int join_backoff_ms;
 	size_t join_next;
+	bool join_accepted; /* a 200 came since raftd last needed none */
 	uint64_t ops[OPS_COUNT];
 	/* §19.1: per-second rates sampled from ops */
 	uint64_t ops_last[OPS_COUNT];
