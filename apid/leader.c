@@ -70,7 +70,11 @@ watch_done(int err, struct ipc_msg *m, void *arg)
 	a->view_at_ms = http_now_ms();
 	view_changed(a, &old);
 	apid_autojoin_check(a);
-	watch_issue(a);
+	/* without a version raftd would answer at once, again and again */
+	if (nv.version == 0)
+		watch_retry_later(a);
+	else
+		watch_issue(a);
 }
 
 static void
