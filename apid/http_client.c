@@ -51,12 +51,24 @@ struct hcall {
 
 TAILQ_HEAD(hcall_list, hcall);
 
+/* a connection that finished inside its own callback */
+struct dead_conn {
+	struct evhttp_connection *evcon;
+	TAILQ_ENTRY(dead_conn) link;
+};
+
+TAILQ_HEAD(dead_list, dead_conn);
+
 struct hclient {
 	struct event_base *base;
 	SSL_CTX *ssl; /* NULL without TLS */
 	bool skip_verify;
 	struct hcall_list calls;
+	struct dead_list dead;
+	struct event *reap;
 };
+
+static void reap_cb(evutil_socket_t, short, void *);
 
 static int
 load_ca(SSL_CTX *ctx, const char *pem)
@@ -113,30 +125,42 @@ hclient_new(
 	hc->base = base;
 	hc->skip_verify = skip_verify;
 	TAILQ_INIT(&hc->calls);
+	TAILQ_INIT(&hc->dead);
 	if (tls && (hc->ssl = client_ctx(ca_pem, skip_verify)) == NULL) {
 		free(hc);
 		return NULL;
 	}
+	if ((hc->reap = evtimer_new(base, reap_cb, hc)) == NULL)
+		fatalx("%s: evtimer_new", __func__);
 	return hc;
 }
 
 static void
-evcon_free_cb(evutil_socket_t fd, short what, void *arg)
+reap_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct hclient *hc = arg;
+	struct dead_conn *d;
+
 	(void)fd;
 	(void)what;
-	evhttp_connection_free(arg);
+	while ((d = TAILQ_FIRST(&hc->dead)) != NULL) {
+		TAILQ_REMOVE(&hc->dead, d, link);
+		evhttp_connection_free(d->evcon);
+		free(d);
+	}
 }
 
-/* inside an evhttp callback of that connection: free it later */
+/* inside an evhttp callback of that connection: free it on the next turn */
 static void
 evcon_free_later(struct hclient *hc, struct evhttp_connection *evcon)
 {
-	struct timeval now = { 0, 0 };
+	struct dead_conn *d;
 
-	if (event_base_once(
-		hc->base, -1, EV_TIMEOUT, evcon_free_cb, evcon, &now) == -1)
-		fatalx("%s: event_base_once", __func__);
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		fatal("%s: calloc", __func__);
+	d->evcon = evcon;
+	TAILQ_INSERT_TAIL(&hc->dead, d, link);
+	event_active(hc->reap, EV_TIMEOUT, 0);
 }
 
 static void
@@ -482,6 +506,8 @@ hclient_free(struct hclient *hc)
 		return;
 	while ((c = TAILQ_FIRST(&hc->calls)) != NULL)
 		hclient_cancel(c);
+	reap_cb(-1, 0, hc);
+	event_free(hc->reap);
 	SSL_CTX_free(hc->ssl);
 	free(hc);
 }

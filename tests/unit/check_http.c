@@ -1,20 +1,33 @@
 /*
  * apid's pure pieces: query decoding, strict JSON bodies, credentials,
  * routes, key rules, uptime text, error bodies, rate limits, client IP,
- * cluster URLs (redirect Location, join parameters) and raftd's view.
+ * cluster URLs (redirect Location, join parameters), raftd's view, and
+ * the outgoing HTTP client against an evhttp server in the same loop.
  */
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <netinet/in.h>
 
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
 
 #include "apid/client_ip.h"
 #include "apid/cluster_url.h"
+#include "apid/http_client.h"
 #include "apid/http_parse.h"
 #include "apid/json_body.h"
 #include "apid/ratelimit.h"
@@ -933,6 +946,250 @@ START_TEST(view_from_status)
 }
 END_TEST
 
+/*
+ * Outgoing HTTP client (§18.3) against a local evhttp server: /r/<n>
+ * redirects to /r/<n-1> down to /r/0, which answers 200 with the
+ * Authorization it saw; /hang never answers; /big is over the body bound;
+ * /echo answers the POST body with its content type.
+ */
+
+struct hc_test {
+	struct event_base *base;
+	struct evhttp *srv;
+	unsigned port;
+	struct evhttp_request *hung;
+	bool called;
+	int calls;
+	int err;
+	int status;
+	char body[256];
+	char url[256];
+};
+
+static struct hc_test ht;
+
+static void
+srv_reply(struct evhttp_request *req, int code, const char *body)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	evbuffer_add(b, body, strlen(body));
+	evhttp_send_reply(req, code, code == 200 ? "OK" : "Redirect", b);
+	evbuffer_free(b);
+}
+
+static void
+srv_cb(struct evhttp_request *req, void *arg)
+{
+	const char *uri = evhttp_request_get_uri(req), *v;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evbuffer *body;
+	char loc[128], text[256];
+	int n;
+
+	(void)arg;
+	if (strncmp(uri, "/r/", 3) == 0 && (n = atoi(uri + 3)) > 0) {
+		snprintf(loc, sizeof(loc), "http://127.0.0.1:%u/r/%d", ht.port,
+		    n - 1);
+		evhttp_add_header(
+		    evhttp_request_get_output_headers(req), "Location", loc);
+		srv_reply(req, n % 2 ? 307 : 302, "");
+	} else if (strcmp(uri, "/r/0") == 0) {
+		v = evhttp_find_header(in, "Authorization");
+		srv_reply(req, 200, v != NULL ? v : "none");
+	} else if (strcmp(uri, "/hang") == 0)
+		ht.hung = req;
+	else if (strcmp(uri, "/big") == 0) {
+		body = evbuffer_new();
+		memset(text, 'x', sizeof(text));
+		for (n = 0; n < 8 * 1024; n++)
+			evbuffer_add(body, text, sizeof(text));
+		evhttp_send_reply(req, 200, "OK", body);
+		evbuffer_free(body);
+	} else if (strcmp(uri, "/echo") == 0) {
+		body = evhttp_request_get_input_buffer(req);
+		v = evhttp_find_header(in, "Content-Type");
+		snprintf(text, sizeof(text), "%s %s %.*s",
+		    evhttp_request_get_command(req) == EVHTTP_REQ_POST ? "POST"
+								       : "GET",
+		    v != NULL ? v : "-", (int)evbuffer_get_length(body),
+		    (const char *)evbuffer_pullup(body, -1));
+		srv_reply(req, 200, text);
+	} else
+		srv_reply(req, 404, "nope");
+}
+
+static void
+hc_setup(void)
+{
+	struct evhttp_bound_socket *bs;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	/* the server side writes to connections the client dropped */
+	signal(SIGPIPE, SIG_IGN);
+	memset(&ht, 0, sizeof(ht));
+	ht.base = event_base_new();
+	ht.srv = evhttp_new(ht.base);
+	ck_assert(ht.base != NULL && ht.srv != NULL);
+	evhttp_set_gencb(ht.srv, srv_cb, NULL);
+	bs = evhttp_bind_socket_with_handle(ht.srv, "127.0.0.1", 0);
+	ck_assert(bs != NULL);
+	ck_assert_int_eq(getsockname(evhttp_bound_socket_get_fd(bs),
+			     (struct sockaddr *)&sin, &len),
+	    0);
+	ht.port = ntohs(sin.sin_port);
+}
+
+static void
+hc_teardown(void)
+{
+	evhttp_free(ht.srv);
+	event_base_free(ht.base);
+}
+
+static void
+hc_done(const struct hclient_resp *r, void *arg)
+{
+	(void)arg;
+	ht.called = true;
+	ht.calls++;
+	ht.err = r->err;
+	ht.status = r->status;
+	snprintf(ht.body, sizeof(ht.body), "%.*s", (int)r->body_len,
+	    r->body != NULL ? r->body : "");
+	snprintf(ht.url, sizeof(ht.url), "%s", r->url);
+	event_base_loopbreak(ht.base);
+}
+
+/* runs the loop until the callback ran or `secs` passed */
+static void
+hc_run(int secs)
+{
+	struct timeval tv = { secs, 0 };
+
+	ht.called = false;
+	event_base_loopexit(ht.base, &tv);
+	event_base_dispatch(ht.base);
+}
+
+static struct hcall *
+hc_get(struct hclient *hc, const char *path, int timeout_ms, int redirects)
+{
+	char url[128];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", ht.port, path);
+	return hclient_request(hc, "GET", url, "sekrit", NULL, NULL, 0,
+	    timeout_ms, redirects, hc_done, NULL);
+}
+
+START_TEST(client_redirects)
+{
+	struct hclient *hc = hclient_new(ht.base, false, NULL, false);
+	char want[128];
+
+	ck_assert(hc != NULL);
+	/* five redirects (307 and 302 alternate) are followed */
+	ck_assert(hc_get(hc, "/r/5", 5000, 5) != NULL);
+	ck_assert(!ht.called);
+	hc_run(5);
+	ck_assert(ht.called);
+	ck_assert_int_eq(ht.err, 0);
+	ck_assert_int_eq(ht.status, 200);
+	ck_assert_str_eq(ht.body, "Bearer sekrit");
+	snprintf(want, sizeof(want), "http://127.0.0.1:%u/r/0", ht.port);
+	ck_assert_str_eq(ht.url, want);
+	/* a sixth is not */
+	ck_assert(hc_get(hc, "/r/6", 5000, 5) != NULL);
+	hc_run(5);
+	ck_assert(ht.called);
+	ck_assert_int_eq(ht.err, ELOOP);
+	/* without redirects allowed the first one ends the call */
+	ck_assert(hc_get(hc, "/r/1", 5000, 0) != NULL);
+	hc_run(5);
+	ck_assert_int_eq(ht.err, ELOOP);
+	ck_assert_int_eq(ht.calls, 3);
+	hclient_free(hc);
+}
+END_TEST
+
+START_TEST(client_failures)
+{
+	struct hclient *hc = hclient_new(ht.base, false, NULL, false);
+	struct timeval t0, t1;
+	char url[64];
+	int fd;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	/* the deadline ends a call the server never answers */
+	gettimeofday(&t0, NULL);
+	ck_assert(hc_get(hc, "/hang", 300, 5) != NULL);
+	hc_run(5);
+	gettimeofday(&t1, NULL);
+	ck_assert(ht.called);
+	ck_assert_int_eq(ht.err, ETIMEDOUT);
+	ck_assert_int_lt(
+	    (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000,
+	    2000);
+	ck_assert(ht.hung != NULL);
+	/* a body over the bound */
+	ck_assert(hc_get(hc, "/big", 5000, 5) != NULL);
+	hc_run(5);
+	ck_assert(ht.called);
+	ck_assert_int_ne(ht.err, 0);
+	/* nobody listening: a closed port */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(
+	    url, sizeof(url), "http://127.0.0.1:%u/x", ntohs(sin.sin_port));
+	close(fd);
+	ck_assert(hclient_request(hc, "GET", url, NULL, NULL, NULL, 0, 5000, 5,
+		      hc_done, NULL) != NULL);
+	hc_run(5);
+	ck_assert(ht.called);
+	ck_assert_int_eq(ht.err, ECONNREFUSED);
+	/* bad URLs, and https without TLS, are refused at once */
+	ck_assert(hclient_request(hc, "GET", "ftp://127.0.0.1/", NULL, NULL,
+		      NULL, 0, 5000, 5, hc_done, NULL) == NULL);
+	ck_assert(hclient_request(hc, "GET", "https://127.0.0.1/", NULL, NULL,
+		      NULL, 0, 5000, 5, hc_done, NULL) == NULL);
+	hclient_free(hc);
+}
+END_TEST
+
+START_TEST(client_post_and_cancel)
+{
+	struct hclient *hc = hclient_new(ht.base, false, NULL, false);
+	struct hcall *c;
+	char url[64];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/echo", ht.port);
+	ck_assert(hclient_request(hc, "POST", url, NULL, "application/json",
+		      "{\"a\":1}", 7, 5000, 0, hc_done, NULL) != NULL);
+	hc_run(5);
+	ck_assert_int_eq(ht.err, 0);
+	ck_assert_int_eq(ht.status, 200);
+	ck_assert_str_eq(ht.body, "POST application/json {\"a\":1}");
+	/* a cancelled call never calls back */
+	c = hc_get(hc, "/hang", 300, 0);
+	ck_assert(c != NULL);
+	hclient_cancel(c);
+	hc_run(1);
+	ck_assert(!ht.called);
+	/* freeing the client cancels what is in flight */
+	ck_assert(hc_get(hc, "/hang", 300, 0) != NULL);
+	hclient_free(hc);
+	hc_run(1);
+	ck_assert(!ht.called);
+	ck_assert_int_eq(ht.calls, 1);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -974,6 +1231,13 @@ http_suite(void)
 	tcase_add_test(tc, join_parameters);
 	tcase_add_test(tc, url_split);
 	tcase_add_test(tc, view_from_status);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("client");
+	tcase_add_checked_fixture(tc, hc_setup, hc_teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, client_redirects);
+	tcase_add_test(tc, client_failures);
+	tcase_add_test(tc, client_post_and_cancel);
 	suite_add_tcase(s, tc);
 	return s;
 }
