@@ -142,6 +142,8 @@ draw_params(struct sim *s)
 	p->crash_pm =
 	    sim_below(s, 3) == 0 ? sim_below(s, 80) : sim_below(s, 20);
 	p->restart_ms_max = 50 + sim_below(s, 1500);
+	p->new_leader_crash_pct = sim_below(s, 3) == 0 ? sim_below(s, 60) : 0;
+	p->commit_crash_pct = sim_below(s, 3) == 0 ? sim_below(s, 30) : 0;
 	p->propose_pct = 10 + sim_below(s, 80);
 	p->read_pct = sim_below(s, 60);
 	p->change_pm = sim_below(s, 30);
@@ -159,6 +161,14 @@ draw_params(struct sim *s)
 	s->opt.max_uncommitted = 256;
 	s->opt.snapshot_chunk_bytes = p->chunk_bytes;
 	s->opt.lease_reads = p->lease;
+	/* a quarter of the seeds: leaders that die as they are elected or
+	 * as they commit, one entry per message (Figure 8 of the paper) */
+	if (sim_below(s, 4) == 0) {
+		p->n_initial = sim_below(s, 2) == 0 ? 3 : 5;
+		p->new_leader_crash_pct = 20 + sim_below(s, 40);
+		p->commit_crash_pct = 10 + sim_below(s, 40);
+		s->opt.max_batch_entries = 1;
+	}
 }
 
 static void
@@ -310,6 +320,8 @@ deliver(struct sim *s, struct event *e)
 	raft_msg_free(&e->m);
 }
 
+static void fault_new_leader(struct sim *);
+
 static void
 run_event(struct sim *s, struct event *e)
 {
@@ -336,6 +348,8 @@ run_event(struct sim *s, struct event *e)
 		break;
 	}
 	check_step(s);
+	if (!s->liveness && !s->violated)
+		fault_new_leader(s);
 }
 
 static struct node *
@@ -406,6 +420,8 @@ fault_partition(struct sim *s)
 	sim_trace(s, "network: partition kind %u victim %u", kind, victim);
 }
 
+static void crash_restart(struct sim *, struct node *);
+
 static void
 fault_crash(struct sim *s)
 {
@@ -416,6 +432,44 @@ fault_crash(struct sim *s)
 		n = l;
 	if (n == NULL)
 		return;
+	crash_restart(s, n);
+}
+
+/*
+ * a new leader crashes before its first entries spread: it keeps an entry
+ * of its term nobody else has (the setting of Figure 8 of the paper)
+ */
+static void
+fault_new_leader(struct sim *s)
+{
+	uint32_t i;
+	struct node *n;
+
+	for (i = 1; i <= SIM_MAX_IDS; i++) {
+		n = &s->nodes[i];
+		if (!n->up || raft_role(n->r) != RAFT_LEADER ||
+		    raft_term(n->r) == n->lead_term)
+			continue;
+		n->lead_term = raft_term(n->r);
+		n->lead_commit = raft_commit(n->r);
+		if (sim_pct(s, s->p.new_leader_crash_pct))
+			crash_restart(s, n);
+	}
+	/* and a leader crashing right after it commits something */
+	for (i = 1; i <= SIM_MAX_IDS; i++) {
+		n = &s->nodes[i];
+		if (!n->up || raft_role(n->r) != RAFT_LEADER ||
+		    raft_commit(n->r) == n->lead_commit)
+			continue;
+		n->lead_commit = raft_commit(n->r);
+		if (sim_pct(s, s->p.commit_crash_pct))
+			crash_restart(s, n);
+	}
+}
+
+static void
+crash_restart(struct sim *s, struct node *n)
+{
 	node_crash(s, n);
 	/* quick restarts land in the middle of the same election */
 	net_schedule(s, EV_RESTART, n->id,
@@ -522,6 +576,7 @@ tick(struct sim *s)
 			fault_partition(s);
 		if (sim_pm(s, s->p.crash_pm))
 			fault_crash(s);
+		fault_new_leader(s);
 		l = find_leader(s);
 		if (l != NULL && sim_pm(s, s->p.change_pm))
 			fault_change(s, l);
@@ -790,44 +845,81 @@ usage(void)
 	exit(2);
 }
 
-int
-main(int argc, char **argv)
-{
-	uint64_t seeds = 100, from = 1, i, total_hash = 0, commits = 0;
-	uint64_t reads = 0, steps = 0, failures = 0;
-	bool trace = false, twice = false, expect = false, verbose = false;
-	bool keep_going = false;
-	struct result res, res2;
-	int a;
+struct args {
+	uint64_t seeds;
+	uint64_t from;
+	bool trace;
+	bool twice;
+	bool expect;
+	bool verbose;
+	bool keep_going;
+};
 
-	for (a = 1; a < argc; a++) {
-		if (!strcmp(argv[a], "--seeds") && a + 1 < argc)
-			seeds = strtoull(argv[++a], NULL, 10);
-		else if (!strcmp(argv[a], "--from") && a + 1 < argc)
-			from = strtoull(argv[++a], NULL, 10);
-		else if (!strcmp(argv[a], "--seed") && a + 1 < argc) {
-			from = strtoull(argv[++a], NULL, 10);
-			seeds = 1;
-		} else if (!strcmp(argv[a], "--trace"))
-			trace = true;
-		else if (!strcmp(argv[a], "--twice"))
-			twice = true;
-		else if (!strcmp(argv[a], "--expect-violation"))
-			expect = true;
-		else if (!strcmp(argv[a], "--keep-going"))
-			keep_going = true;
-		else if (!strcmp(argv[a], "--no-commit-rule"))
+static void
+parse_args(int argc, char **argv, struct args *a)
+{
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	a->seeds = 100;
+	a->from = 1;
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--seeds") && i + 1 < argc)
+			a->seeds = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--from") && i + 1 < argc)
+			a->from = strtoull(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			a->from = strtoull(argv[++i], NULL, 10);
+			a->seeds = 1;
+		} else if (!strcmp(argv[i], "--trace"))
+			a->trace = true;
+		else if (!strcmp(argv[i], "--twice"))
+			a->twice = true;
+		else if (!strcmp(argv[i], "--expect-violation"))
+			a->expect = true;
+		else if (!strcmp(argv[i], "--keep-going"))
+			a->keep_going = true;
+		else if (!strcmp(argv[i], "--no-commit-rule"))
 			no_commit_rule = true;
-		else if (!strcmp(argv[a], "-v"))
-			verbose = true;
+		else if (!strcmp(argv[i], "-v"))
+			a->verbose = true;
 		else
 			usage();
 	}
 	if (getenv("SIM_SEEDS") != NULL)
-		seeds = strtoull(getenv("SIM_SEEDS"), NULL, 10);
-	for (i = from; i < from + seeds; i++) {
-		run_seed(i, trace, trace ? stdout : NULL, &res);
-		if (twice && !res.violated) {
+		a->seeds = strtoull(getenv("SIM_SEEDS"), NULL, 10);
+}
+
+/* the seed, what broke, and how to see it again */
+static void
+report_violation(const char *prog, const struct args *a, uint64_t seed,
+    const struct result *res)
+{
+	struct result again;
+
+	printf("VIOLATION seed=%llu: %s\n", (unsigned long long)seed, res->msg);
+	printf("replay: %s --seed %llu%s --trace\n", prog,
+	    (unsigned long long)seed,
+	    no_commit_rule ? " --no-commit-rule" : "");
+	if (a->trace || a->keep_going)
+		return;
+	printf("last steps of the trace:\n");
+	run_seed(seed, true, NULL, &again);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct args a;
+	struct result res, res2, sum;
+	uint64_t i, ran = 0, failures = 0;
+
+	parse_args(argc, argv, &a);
+	memset(&sum, 0, sizeof(sum));
+	for (i = a.from; i < a.from + a.seeds; i++) {
+		run_seed(i, a.trace, a.trace ? stdout : NULL, &res);
+		ran++;
+		if (a.twice && !res.violated) {
 			run_seed(i, false, NULL, &res2);
 			if (res2.hash != res.hash) {
 				printf("NONDETERMINISM seed=%llu: trace hash "
@@ -838,11 +930,11 @@ main(int argc, char **argv)
 				return 1;
 			}
 		}
-		total_hash = total_hash * 31 + res.hash;
-		commits += res.commits;
-		reads += res.reads;
-		steps += res.steps;
-		if (verbose)
+		sum.hash = sum.hash * 31 + res.hash;
+		sum.commits += res.commits;
+		sum.reads += res.reads;
+		sum.steps += res.steps;
+		if (a.verbose)
 			printf("seed %llu: hash %016llx commits %llu reads "
 			       "%llu steps %llu\n",
 			    (unsigned long long)i, (unsigned long long)res.hash,
@@ -852,29 +944,19 @@ main(int argc, char **argv)
 		if (!res.violated)
 			continue;
 		failures++;
-		printf("VIOLATION seed=%llu: %s\n", (unsigned long long)i,
-		    res.msg);
-		if (keep_going)
-			continue;
-		printf("replay: %s --seed %llu --trace\n", argv[0],
-		    (unsigned long long)i);
-		if (!trace) {
-			printf("last steps of the trace:\n");
-			run_seed(i, true, NULL, &res2);
-		}
-		if (expect)
-			return 0;
-		return 1;
+		report_violation(argv[0], &a, i, &res);
+		if (!a.keep_going)
+			break;
 	}
 	printf("%llu seeds from %llu: %llu violations, %llu acked writes, "
 	       "%llu reads, %llu steps, hash %016llx\n",
-	    (unsigned long long)seeds, (unsigned long long)from,
-	    (unsigned long long)failures, (unsigned long long)commits,
-	    (unsigned long long)reads, (unsigned long long)steps,
-	    (unsigned long long)total_hash);
-	if (expect) {
+	    (unsigned long long)ran, (unsigned long long)a.from,
+	    (unsigned long long)failures, (unsigned long long)sum.commits,
+	    (unsigned long long)sum.reads, (unsigned long long)sum.steps,
+	    (unsigned long long)sum.hash);
+	if (a.expect && failures == 0)
 		printf("expected a violation, found none\n");
-		return 1;
-	}
-	return 0;
+	if (a.expect)
+		return failures > 0 ? 0 : 1;
+	return failures > 0 ? 1 : 0;
 }

@@ -74,6 +74,8 @@ struct node {
 	uint64_t seen_commit;
 	uint64_t seen_committed_to;
 	int seen_role;
+	uint64_t lead_term; /* term in which the nemesis last saw it lead */
+	uint64_t lead_commit;
 	int trace_role;
 	uint64_t trace_term;
 };
@@ -87,6 +89,8 @@ struct sim_params {
 	uint32_t partition_pct; /* per-mille per tick */
 	uint32_t crash_pm; /* per-mille per tick */
 	uint32_t restart_ms_max;
+	uint32_t new_leader_crash_pct;
+	uint32_t commit_crash_pct;
 	uint32_t propose_pct;
 	uint32_t read_pct;
 	uint32_t change_pm;
