@@ -460,6 +460,11 @@ raftd_node_start(struct raftd *rd)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	o.seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
 	h.send = raftd_send;
+	/*
+	 * no send_ctl yet: the transport carries Raft messages only, so a
+	 * follower cannot ask the leader for a read index (its linearizable
+	 * reads fail with ST_NO_LEADER) and a removed node is not told
+	 */
 	h.proposed = raftd_proposed;
 	h.read_done = raftd_read_done;
 	h.member_done = raftd_member_done;
