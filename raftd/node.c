@@ -290,7 +290,17 @@ static void
 node_install(struct node *n)
 {
 	struct raft_ready *rd = &n->rd;
+	struct rlog_job hs;
 
+	/* the term the snapshot came in is stored before the snapshot */
+	if (rd->has_hard_state) {
+		memset(&hs, 0, sizeof(hs));
+		hs.has_hard_state = true;
+		hs.hard_state = rd->hard_state;
+		rlog_write_sync(n->store, &hs);
+		n->durable_term = hs.hard_state.term;
+		n->durable_vote = hs.hard_state.vote;
+	}
 	node_snap_install(
 	    n->store, &rd->snapshot, rd->snapshot_data, rd->snapshot_len);
 	fsm_reload(n->fsm);
@@ -550,6 +560,25 @@ node_boot_entries(struct node *n, struct raft_boot *b, struct raft_entry **es)
 		n->last_ts = node_entry_ts(&(*es)[i - 1]);
 }
 
+/*
+ * a term below the snapshot's or the last entry's cannot have been ours
+ * for long: raising it with no vote is safe
+ */
+static void
+node_boot_term(struct raft_boot *b)
+{
+	uint64_t t = b->snapshot.term;
+
+	if (b->n_entries > 0 && b->entries[b->n_entries - 1].term > t)
+		t = b->entries[b->n_entries - 1].term;
+	if (b->hard_state.term >= t)
+		return;
+	log_warnx("stored term %llu is below the log's %llu: raised",
+	    (unsigned long long)b->hard_state.term, (unsigned long long)t);
+	b->hard_state.term = t;
+	b->hard_state.vote = 0;
+}
+
 static struct raft *
 node_boot(struct node *n, const struct raft_options *ro)
 {
@@ -576,6 +605,7 @@ node_boot(struct node *n, const struct raft_options *ro)
 		n->stored_last = b.log_base_index;
 	fsm_applied(n->fsm, &applied, &aterm);
 	b.applied = applied;
+	node_boot_term(&b);
 	if (n->opts.bootstrap) {
 		memset(&boot_cfg, 0, sizeof(boot_cfg));
 		boot_cfg.n = 1;

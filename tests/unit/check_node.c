@@ -511,6 +511,64 @@ START_TEST(recovery_applies_committed_log)
 }
 END_TEST
 
+/* a crash after the install record and before the state: boot redoes it */
+START_TEST(interrupted_install_is_redone)
+{
+	struct waiter w;
+	struct rwaiter rw;
+	struct raft_config c;
+	uint8_t *data, *rec, cfg[64];
+	uint64_t len, applied, term;
+	size_t clen, n;
+	char *err = NULL, *v;
+	size_t vlen;
+
+	t_open(1, true, 0, 0);
+	for (int i = 0; i < 5; i++)
+		ck_assert_uint_eq(
+		    propose(1, bump_cmd("n", 1), &w, NULL), ST_OK);
+	want_done = 5;
+	ck_assert(run_until(enough_done, 5000));
+	ck_assert_int_eq(node_snap_take(tn[1].st, &data, &len), 0);
+	store_applied(tn[1].st, &applied, &term);
+	t_close(1);
+
+	/* "install": u64 index, u64 term, u32 n, membership, the data */
+	memset(&c, 0, sizeof(c));
+	c.n = 1;
+	c.servers[0].id = 2;
+	clen = raft_config_encode(&c, cfg, sizeof(cfg));
+	n = 20 + clen + len;
+	rec = malloc(n);
+	ck_assert_ptr_nonnull(rec);
+	keys_put_u64(rec, applied);
+	keys_put_u64(rec + 8, term);
+	rec[16] = rec[17] = rec[18] = 0;
+	rec[19] = (uint8_t)clen;
+	memcpy(rec + 20, cfg, clen);
+	memcpy(rec + 20 + clen, data, len);
+	tn[2].st = store_open(tn[2].dir);
+	rocksdb_put_cf(tn[2].st->db, tn[2].st->wo_sync,
+	    tn[2].st->cf[STORE_CF_RAFT], KEYS_RAFT_INSTALL,
+	    strlen(KEYS_RAFT_INSTALL), (const char *)rec, n, &err);
+	ck_assert_ptr_null(err);
+	store_close(tn[2].st);
+	free(rec);
+	free(data);
+
+	t_open(2, false, 0, 0);
+	ck_assert_int_eq(store_get(tn[2].st, STORE_CF_RAFT, KEYS_RAFT_INSTALL,
+			     strlen(KEYS_RAFT_INSTALL), &v, &vlen),
+	    0);
+	ck_assert_uint_eq(node_applied(tn[2].n), applied);
+	ck_assert_uint_eq(raft_log_base(node_core(tn[2].n)), applied);
+	node_get(2, "n", READ_LOCAL, &rw);
+	ck_assert_str_eq(rw.value, "5");
+	/* the snapshot's membership is in force: it leads alone */
+	ck_assert_int_eq(raft_role(node_core(tn[2].n)), RAFT_LEADER);
+}
+END_TEST
+
 /* --- two and three nodes over the in-memory network --- */
 
 static uint64_t watch_id;
@@ -1086,6 +1144,7 @@ node_suite(void)
 	tcase_add_test(t1, bootstrap_group_commit_restart);
 	tcase_add_test(t1, recovery_applies_committed_log);
 	tcase_add_test(t1, crash_recovery_consistent);
+	tcase_add_test(t1, interrupted_install_is_redone);
 	suite_add_tcase(s, t1);
 	tcase_add_checked_fixture(tm, setup, teardown);
 	tcase_set_timeout(tm, 60);
