@@ -1103,11 +1103,14 @@ START_TEST(role_watch_member_snapshot)
 	    900);
 	pb_free(&b);
 
+	/* one at a time: requests may be served in any order */
 	memset(&cl, 0, sizeof(cl));
 	/* already a member at its address: ok at once */
 	client_member(cli, &cl, MEMBER_JOIN, "node0", "127.0.0.1:7000");
+	client_wait(&cl, 1);
 	/* not the node's raft binding, not a configured node */
 	client_member(cli, &cl, MEMBER_JOIN, "node0", "127.0.0.1:7001");
+	client_wait(&cl, 2);
 	client_member(cli, &cl, MEMBER_JOIN, "node9", "127.0.0.1:7000");
 	client_wait(&cl, 3);
 	ck_assert_uint_eq(status_json_reply(&cl, 0, &o), MEMBER_OK);
@@ -1122,7 +1125,9 @@ START_TEST(role_watch_member_snapshot)
 	memset(&cl, 0, sizeof(cl));
 	/* the last voter cannot go; transfer to itself is done at once */
 	client_member(cli, &cl, MEMBER_REMOVE, "node0", NULL);
+	client_wait(&cl, 1);
 	client_member(cli, &cl, MEMBER_TRANSFER, "node0", NULL);
+	client_wait(&cl, 2);
 	client_member(cli, &cl, MEMBER_TRANSFER, "node9", NULL);
 	client_wait(&cl, 3);
 	ck_assert_uint_eq(status_json_reply(&cl, 0, &o), MEMBER_INVALID);
