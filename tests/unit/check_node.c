@@ -1081,6 +1081,7 @@ START_TEST(churn_keeps_nodes_consistent)
 {
 	struct timeval tv = { 0, 5000 };
 	uint64_t v;
+	int rounds;
 
 	for (uint64_t id = 1; id <= MAXN; id++)
 		churn_reopen(id);
@@ -1090,11 +1091,13 @@ START_TEST(churn_keeps_nodes_consistent)
 	join(3);
 	watch_id = 3;
 	ck_assert(run_until(is_voter, 5000));
-	/* CHURN_SEED: other schedules when hunting a failure */
+	/* CHURN_SEED, CHURN_ROUNDS: other schedules when hunting a failure */
+	rounds =
+	    getenv("CHURN_ROUNDS") != NULL ? atoi(getenv("CHURN_ROUNDS")) : 12;
 	srandom(getenv("CHURN_SEED") != NULL
 		? (unsigned)strtoul(getenv("CHURN_SEED"), NULL, 10)
 		: 7);
-	for (int round = 0; round < 12; round++) {
+	for (int round = 0; round < rounds; round++) {
 		uint64_t victim = 1 + (uint64_t)(random() % MAXN);
 
 		for (int i = 0; i < 40; i++) {
