@@ -106,7 +106,7 @@ apid_start(struct role_env *env)
 	crypto_root_key(env->cfg.instance_secret, a->root_key);
 	a->max_value = (size_t)env->cfg.limits_max_value_size;
 	a->json_limit = 2 * a->max_value + 64 * 1024;
-	a->rl = rl_new(env->cfg.rate);
+	a->rl = ratelimit_new(env->cfg.rate);
 	apid_set_filters(a, &env->cfg);
 	a->tls = env->tls_cert_pem != NULL && env->tls_key_pem != NULL;
 	memset(&hc, 0, sizeof(hc));
@@ -211,7 +211,7 @@ apid_reload(struct role_env *env, const struct role_reload *rl)
 
 	if (a == NULL || a->http == NULL)
 		return;
-	rl_set_rates(a->rl, rl->cfg.rate);
+	ratelimit_set_rates(a->rl, rl->cfg.rate);
 	apid_set_filters(a, &rl->cfg);
 	if (tls != a->tls) {
 		log_warnx(

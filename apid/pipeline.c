@@ -416,14 +416,14 @@ step_route(struct areq *ar)
 static bool
 step_rate_limit(struct areq *ar)
 {
-	struct rl_verdict v;
+	struct ratelimit_verdict v;
 	char rate[64];
 	struct pbuf h;
 
 	if (ar->route->category == RL_EXEMPT)
 		return true;
-	rl_take(ar->a->rl, ar->route->category, ar->ip.family, ar->ip.addr,
-	    http_now_ms(), &v);
+	ratelimit_take(ar->a->rl, ar->route->category, ar->ip.family,
+	    ar->ip.addr, http_now_ms(), &v);
 	if (v.allowed)
 		return true;
 	http_format_rate(v.limit, rate, sizeof(rate));

@@ -25,7 +25,7 @@ struct ratelimit {
 };
 
 struct ratelimit *
-rl_new(const struct cfg_rate rates[CFG_RL_COUNT])
+ratelimit_new(const struct cfg_rate rates[CFG_RL_COUNT])
 {
 	struct ratelimit *rl;
 
@@ -36,7 +36,7 @@ rl_new(const struct cfg_rate rates[CFG_RL_COUNT])
 }
 
 void
-rl_free(struct ratelimit *rl)
+ratelimit_free(struct ratelimit *rl)
 {
 	struct rl_bucket *b, *next;
 	size_t i;
@@ -52,7 +52,8 @@ rl_free(struct ratelimit *rl)
 }
 
 void
-rl_set_rates(struct ratelimit *rl, const struct cfg_rate rates[CFG_RL_COUNT])
+ratelimit_set_rates(
+    struct ratelimit *rl, const struct cfg_rate rates[CFG_RL_COUNT])
 {
 	struct rl_bucket *b;
 	size_t i;
@@ -136,8 +137,8 @@ rl_get(struct ratelimit *rl, int category, int family, const uint8_t *addr,
 }
 
 void
-rl_take(struct ratelimit *rl, int category, int family, const uint8_t *addr,
-    int64_t now_ms, struct rl_verdict *v)
+ratelimit_take(struct ratelimit *rl, int category, int family,
+    const uint8_t *addr, int64_t now_ms, struct ratelimit_verdict *v)
 {
 	const struct cfg_rate *r;
 	struct rl_bucket *b;
@@ -169,7 +170,7 @@ rl_take(struct ratelimit *rl, int category, int family, const uint8_t *addr,
 }
 
 size_t
-rl_size(const struct ratelimit *rl)
+ratelimit_size(const struct ratelimit *rl)
 {
 	return rl->n;
 }

@@ -18,20 +18,21 @@
 
 struct ratelimit;
 
-struct rl_verdict {
+struct ratelimit_verdict {
 	bool allowed;
 	int retry_after_s; /* refused: whole seconds, >= 1 */
 	double limit;
 	int64_t burst;
 };
 
-struct ratelimit *rl_new(const struct cfg_rate rates[CFG_RL_COUNT]);
-void rl_free(struct ratelimit *);
+struct ratelimit *ratelimit_new(const struct cfg_rate rates[CFG_RL_COUNT]);
+void ratelimit_free(struct ratelimit *);
 /* reload: existing buckets keep their tokens, capped at the new burst */
-void rl_set_rates(struct ratelimit *, const struct cfg_rate[CFG_RL_COUNT]);
+void
+ratelimit_set_rates(struct ratelimit *, const struct cfg_rate[CFG_RL_COUNT]);
 /* takes a token for (category, ip); now_ms is a monotonic clock */
-void rl_take(struct ratelimit *, int category, int family, const uint8_t *addr,
-    int64_t now_ms, struct rl_verdict *);
-size_t rl_size(const struct ratelimit *);
+void ratelimit_take(struct ratelimit *, int category, int family,
+    const uint8_t *addr, int64_t now_ms, struct ratelimit_verdict *);
+size_t ratelimit_size(const struct ratelimit *);
 
 #endif

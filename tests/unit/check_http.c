@@ -594,7 +594,7 @@ START_TEST(rate_buckets)
 {
 	struct cfg_rate rates[CFG_RL_COUNT];
 	const uint8_t ip1[4] = { 10, 0, 0, 1 }, ip2[4] = { 10, 0, 0, 2 };
-	struct rl_verdict v;
+	struct ratelimit_verdict v;
 	struct ratelimit *rl;
 	int i;
 
@@ -604,37 +604,37 @@ START_TEST(rate_buckets)
 	}
 	rates[CFG_RL_CACHE].limit = 0.25;
 	rates[CFG_RL_CACHE].burst = 1;
-	rl = rl_new(rates);
-	rl_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1000, &v);
+	rl = ratelimit_new(rates);
+	ratelimit_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1000, &v);
 	ck_assert(v.allowed);
-	rl_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1000, &v);
+	ratelimit_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1000, &v);
 	ck_assert(v.allowed);
-	rl_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1000, &v);
+	ratelimit_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1000, &v);
 	ck_assert(!v.allowed);
 	ck_assert_int_eq(v.retry_after_s, 1);
 	ck_assert_int_eq(v.burst, 2);
 	/* another IP and another category have their own buckets */
-	rl_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000, &v);
+	ratelimit_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000, &v);
 	ck_assert(v.allowed);
-	rl_take(rl, CFG_RL_SYSTEM, AF_INET, ip1, 1000, &v);
+	ratelimit_take(rl, CFG_RL_SYSTEM, AF_INET, ip1, 1000, &v);
 	ck_assert(v.allowed);
 	/* half a token is not enough, a whole one is */
-	rl_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1500, &v);
+	ratelimit_take(rl, CFG_RL_VALUES, AF_INET, ip1, 1500, &v);
 	ck_assert(!v.allowed);
-	rl_take(rl, CFG_RL_VALUES, AF_INET, ip1, 2000, &v);
+	ratelimit_take(rl, CFG_RL_VALUES, AF_INET, ip1, 2000, &v);
 	ck_assert(v.allowed);
 	/* 0.25/s: four seconds until the next token */
-	rl_take(rl, CFG_RL_CACHE, AF_INET, ip1, 0, &v);
+	ratelimit_take(rl, CFG_RL_CACHE, AF_INET, ip1, 0, &v);
 	ck_assert(v.allowed);
-	rl_take(rl, CFG_RL_CACHE, AF_INET, ip1, 0, &v);
+	ratelimit_take(rl, CFG_RL_CACHE, AF_INET, ip1, 0, &v);
 	ck_assert(!v.allowed);
 	ck_assert_int_eq(v.retry_after_s, 4);
 	/* never more than the burst after a long idle time */
-	rl_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000000, &v);
-	rl_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000000, &v);
-	rl_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000000, &v);
+	ratelimit_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000000, &v);
+	ratelimit_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000000, &v);
+	ratelimit_take(rl, CFG_RL_VALUES, AF_INET, ip2, 1000000, &v);
 	ck_assert(!v.allowed);
-	rl_free(rl);
+	ratelimit_free(rl);
 }
 END_TEST
 
