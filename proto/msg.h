@@ -97,6 +97,9 @@ enum msg_type {
 	MSG_PEER_AUTH = 201,
 	/* one Raft message, proto/raft_wire.h */
 	MSG_PEER_RAFT = 202,
+	/* an opaque message of the raftd driver (read index requests and
+	 * answers, removal notices), at most TRANSPORT_CTL_MAX bytes */
+	MSG_PEER_CTL = 203,
 };
 
 enum member_op {

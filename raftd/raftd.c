@@ -169,6 +169,25 @@ raftd_send(void *arg, const struct raft_msg *m)
 }
 
 static void
+raftd_send_ctl(void *arg, uint64_t to, const uint8_t *buf, size_t len)
+{
+	struct raftd *rd = arg;
+
+	/* lost like any message: the waiting read times out */
+	if (rd->net != NULL)
+		(void)transport_send_ctl(rd->net, to, buf, len);
+}
+
+static void
+raftd_net_ctl(uint64_t from, const uint8_t *buf, size_t len, void *arg)
+{
+	struct raftd *rd = arg;
+
+	if (rd->node != NULL)
+		node_recv_ctl(rd->node, from, buf, len);
+}
+
+static void
 raftd_net_recv(uint64_t from, const struct raft_msg *m, void *arg)
 {
 	struct raftd *rd = arg;
@@ -409,6 +428,7 @@ raftd_net_start(struct raftd *rd)
 	    rd);
 	if (rd->net == NULL)
 		return -1;
+	transport_set_ctl_cb(rd->net, raftd_net_ctl, rd);
 	for (uint64_t id = 1; id <= env->cfg.n_nodes; id++) {
 		if (id == rd->self_id)
 			continue;
@@ -460,11 +480,7 @@ raftd_node_start(struct raftd *rd)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	o.seed = (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
 	h.send = raftd_send;
-	/*
-	 * no send_ctl yet: the transport carries Raft messages only, so a
-	 * follower cannot ask the leader for a read index (its linearizable
-	 * reads fail with ST_NO_LEADER) and a removed node is not told
-	 */
+	h.send_ctl = raftd_send_ctl;
 	h.proposed = raftd_proposed;
 	h.read_done = raftd_read_done;
 	h.member_done = raftd_member_done;

@@ -466,9 +466,12 @@ transport_remove_peer(struct transport *t, uint64_t id)
 	return -1;
 }
 
-/* header + payload in one buffer the queue and then the socket own */
+/*
+ * header + payload in one buffer the queue and then the socket own; the
+ * payload is a Raft message (m set) or opaque driver bytes
+ */
 static struct frame *
-frame_encode(const struct raft_msg *m)
+frame_encode(const struct raft_msg *m, const void *raw, size_t raw_len)
 {
 	struct proto_hdr h;
 	struct frame *f;
@@ -478,35 +481,34 @@ frame_encode(const struct raft_msg *m)
 	if (pb_reserve(&b, PROTO_HDR_LEN) == -1)
 		return NULL;
 	b.len = PROTO_HDR_LEN;
-	if (raft_wire_encode(&b, m) == -1 || (f = malloc(sizeof(*f))) == NULL) {
+	if (m != NULL && raft_wire_encode(&b, m) == -1) {
+		pb_free(&b);
+		return NULL;
+	}
+	if (m == NULL)
+		pb_add_raw(&b, raw, raw_len);
+	if (b.err || (f = malloc(sizeof(*f))) == NULL) {
 		pb_free(&b);
 		return NULL;
 	}
 	memset(&h, 0, sizeof(h));
 	h.version = PROTO_VERSION;
-	h.type = MSG_PEER_RAFT;
+	h.type = m != NULL ? MSG_PEER_RAFT : MSG_PEER_CTL;
 	h.len = (uint32_t)(b.len - PROTO_HDR_LEN);
 	proto_hdr_encode(b.data, &h);
 	f->data = pb_steal(&b, &f->len);
 	return f;
 }
 
-int
-transport_send(struct transport *t, const struct raft_msg *m)
+static int
+transport_enqueue(struct transport *t, struct peer *p, bool bulk,
+    const struct raft_msg *m, const void *raw, size_t raw_len)
 {
-	struct peer *p;
-	struct sendq *q;
+	struct sendq *q = bulk ? &p->bulk : &p->ctl;
 	struct frame *f;
 
-	if (m->from != t->self) {
-		log_warnx("%s: message from %llu, we are %llu", __func__,
-		    (unsigned long long)m->from, (unsigned long long)t->self);
-		return -1;
-	}
-	if ((p = transport_find_peer(t, m->to)) == NULL)
-		return -1;
-	q = raft_wire_is_bulk(m) ? &p->bulk : &p->ctl;
-	if (q->n >= t->opt.queue_msgs || (f = frame_encode(m)) == NULL) {
+	if (q->n >= t->opt.queue_msgs ||
+	    (f = frame_encode(m, raw, raw_len)) == NULL) {
 		p->st.dropped_msgs++;
 		return -1;
 	}
@@ -521,6 +523,40 @@ transport_send(struct transport *t, const struct raft_msg *m)
 	q->bytes += f->len;
 	transport_peer_flush(p);
 	return 0;
+}
+
+int
+transport_send(struct transport *t, const struct raft_msg *m)
+{
+	struct peer *p;
+
+	if (m->from != t->self) {
+		log_warnx("%s: message from %llu, we are %llu", __func__,
+		    (unsigned long long)m->from, (unsigned long long)t->self);
+		return -1;
+	}
+	if ((p = transport_find_peer(t, m->to)) == NULL)
+		return -1;
+	return transport_enqueue(t, p, raft_wire_is_bulk(m), m, NULL, 0);
+}
+
+int
+transport_send_ctl(
+    struct transport *t, uint64_t to, const void *buf, size_t len)
+{
+	struct peer *p;
+
+	if (len == 0 || len > TRANSPORT_CTL_MAX ||
+	    (p = transport_find_peer(t, to)) == NULL)
+		return -1;
+	return transport_enqueue(t, p, false, NULL, buf, len);
+}
+
+void
+transport_set_ctl_cb(struct transport *t, transport_ctl_cb cb, void *arg)
+{
+	t->ctl_cb = cb;
+	t->ctl_arg = arg;
 }
 
 bool

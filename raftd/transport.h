@@ -112,6 +112,18 @@ int transport_remove_peer(struct transport *, uint64_t id);
  */
 int transport_send(struct transport *, const struct raft_msg *m);
 
+/*
+ * Driver messages beside Raft's own (a follower's read index request, a
+ * removal notice): opaque bytes, at most TRANSPORT_CTL_MAX, queued in the
+ * control class so they never wait behind bulk appends.  0 when queued.
+ */
+#define TRANSPORT_CTL_MAX 256
+typedef void (*transport_ctl_cb)(
+    uint64_t from, const uint8_t *buf, size_t len, void *arg);
+void transport_set_ctl_cb(struct transport *, transport_ctl_cb, void *arg);
+int transport_send_ctl(
+    struct transport *, uint64_t to, const void *buf, size_t len);
+
 bool transport_peer_connected(const struct transport *, uint64_t id);
 /* 0 and *out filled, -1 for an unknown peer */
 int transport_stats(

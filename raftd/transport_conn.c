@@ -420,6 +420,21 @@ conn_on_raft(struct conn *c, const uint8_t *p, size_t len)
 }
 
 static void
+conn_on_ctl(struct conn *c, const uint8_t *p, size_t len)
+{
+	struct peer *peer;
+
+	if (len == 0 || len > TRANSPORT_CTL_MAX) {
+		conn_refuse(c, "malformed driver message");
+		return;
+	}
+	if ((peer = transport_find_peer(c->t, c->id)) != NULL)
+		peer->st.recv_msgs++;
+	if (c->t->ctl_cb != NULL)
+		c->t->ctl_cb(c->id, p, len, c->t->ctl_arg);
+}
+
+static void
 conn_dispatch(struct conn *c, uint16_t type, const uint8_t *p, size_t len)
 {
 	if (c->state == CONN_HELLO && type == MSG_PEER_HELLO)
@@ -429,6 +444,8 @@ conn_dispatch(struct conn *c, uint16_t type, const uint8_t *p, size_t len)
 	else if (c->state == CONN_READY && !c->outbound &&
 	    type == MSG_PEER_RAFT)
 		conn_on_raft(c, p, len);
+	else if (c->state == CONN_READY && !c->outbound && type == MSG_PEER_CTL)
+		conn_on_ctl(c, p, len);
 	else
 		conn_refuse(c, "unexpected frame");
 }

@@ -95,6 +95,8 @@ struct transport {
 	struct transport_options opt;
 	transport_recv_cb cb;
 	void *arg;
+	transport_ctl_cb ctl_cb;
+	void *ctl_arg;
 	struct peer *peers[RAFT_MAX_NODES];
 	uint32_t n_peers;
 	TAILQ_HEAD(, conn) inbound;
