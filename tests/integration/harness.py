@@ -618,6 +618,30 @@ class Node:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
 
+    def all_pids(self):
+        """the supervisor and every live descendant (roles and helpers)"""
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        return [self.proc.pid] + descendants(self.proc.pid)
+
+    def freeze(self):
+        """SIGSTOP the supervisor and every role: the node is there but
+        answers nothing (a stalled machine); returns the pids stopped"""
+        pids = self.all_pids()
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        self.frozen = pids
+        return pids
+
+    def thaw(self):
+        """SIGCONT what freeze() stopped (roles first, then the supervisor)"""
+        for pid in reversed(getattr(self, "frozen", [])):
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except OSError:
+                pass
+        self.frozen = []
+
     def reap_all(self):
         """last resort: SIGKILL whatever is left, by pid; returns what was left"""
         if self.proc is not None and self.proc.poll() is None:
@@ -631,6 +655,7 @@ class Node:
         return left
 
     def cleanup(self, keep=False):
+        self.thaw()     # a stopped process would hold SIGTERM until killed
         left = self.reap_all()
         LIVE_NODES.discard(self)
         if self.cluster is None and not (keep or KEEP_DIRS):
