@@ -27,6 +27,20 @@ enum cmd_type {
 	CMD_KV_SETNX = 3, /* key, value */
 	CMD_KV_CAS = 4, /* key, old_value, value (= new value) */
 	CMD_KV_BUMP = 5, /* key, num = delta */
+	/* cache family (API.md §12); layouts documented by its apply code */
+	CMD_CACHE_SET = 10,
+	CMD_CACHE_SETNX = 11,
+	CMD_CACHE_DELETE = 12,
+	CMD_CACHE_CAS = 13,
+	CMD_CACHE_EXPIRE = 14,
+	/* key, alias and limits families (API.md §3, §15, §16) */
+	CMD_KEY_CREATE = 20,
+	CMD_KEY_TOMBSTONE = 21,
+	CMD_KEY_PURGE = 22,
+	CMD_KEY_FINISH = 23,
+	CMD_ALIAS_CREATE = 24,
+	CMD_ALIAS_DELETE = 25,
+	CMD_LIMITS_SET = 26,
 	CMD_TYPE_MAX
 };
 
@@ -58,6 +72,10 @@ enum cmd_status {
 	ST_COMMIT_UNKNOWN = 10,
 	ST_INTERNAL = 11, /* storage failure */
 	ST_NOT_LEADER = 12, /* leader id in data */
+	ST_ALIAS_LIMIT = 13, /* the key already has 16 aliases */
+	ST_FORBIDDEN = 14, /* alias operation by another key */
+	ST_ALIAS_NOT_FOUND = 15,
+	ST_API_KEY_NOT_FOUND = 16,
 };
 
 struct cmd_result {
@@ -72,6 +90,15 @@ enum read_op {
 	READ_KV_GET = 1, /* key */
 	READ_KV_ITERATE = 2, /* key = prefix, offset, limit */
 	READ_USAGE = 3, /* scope: usage counters */
+	/* cache family */
+	READ_CACHE_GET = 10,
+	READ_CACHE_ITERATE = 11,
+	/* key, alias and limits families */
+	READ_KEY = 20,
+	READ_ALIAS = 21,
+	READ_ALIASES = 22,
+	READ_LIMITS = 23,
+	READ_KEYS = 24,
 };
 
 enum read_consistency {
