@@ -467,6 +467,8 @@ role_dispatch_sup(struct ipc_chan *chan, struct ipc_msg *m, void *arg)
 	switch (m->hdr.type) {
 	case MSG_SUP_PIDS:
 		role_recv_pids(env, &r);
+		if (role_phase == ROLE_PHASE_RUN && env->hooks->pids != NULL)
+			env->hooks->pids(env);
 		return;
 	case MSG_SUP_SHUTDOWN:
 		role_shutdown(env, &r);

@@ -63,6 +63,11 @@ struct role_hooks {
 	 * file was reloaded before this process started.
 	 */
 	void (*reload)(struct role_env *, const struct role_reload *);
+	/*
+	 * optional: the supervisor announced new pids (a sibling started or
+	 * restarted); env->pids holds them.  Called once the role runs.
+	 */
+	void (*pids)(struct role_env *);
 };
 
 struct role_env {

@@ -32,7 +32,8 @@
 
 #define RAFTD_API_NCTX 1024
 /* how often the allowed apid pid and open watches are looked at */
-#define RAFTD_PEER_SYNC_MS 10
+/* watch deadlines (1 s) are checked at this period */
+#define RAFTD_WATCH_CHECK_MS 100
 
 static void
 raftd_reply(struct ipc_rctx *rctx, uint16_t type, struct pbuf *pb)
@@ -374,11 +375,17 @@ raftd_peer_sync(struct raftd *rd)
 }
 
 static void
-raftd_peer_cb(evutil_socket_t fd, short what, void *arg)
+raftd_pids(struct role_env *env)
+{
+	if (env->state != NULL)
+		raftd_peer_sync(env->state);
+}
+
+static void
+raftd_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	raftd_peer_sync(arg);
 	raftd_watches_answer(arg, false);
 }
 
@@ -494,7 +501,7 @@ static int
 raftd_start(struct role_env *env)
 {
 	struct raftd *rd;
-	struct timeval tv = { 0, RAFTD_PEER_SYNC_MS * 1000 };
+	struct timeval tv = { 0, RAFTD_WATCH_CHECK_MS * 1000 };
 	char url[256], *path;
 
 	if ((rd = calloc(1, sizeof(*rd))) == NULL)
@@ -519,7 +526,7 @@ raftd_start(struct role_env *env)
 	rd->api_peer = -1;
 	raftd_peer_sync(rd);
 	if ((rd->peer_ev = event_new(
-		 env->base, -1, EV_PERSIST, raftd_peer_cb, rd)) == NULL ||
+		 env->base, -1, EV_PERSIST, raftd_watch_cb, rd)) == NULL ||
 	    event_add(rd->peer_ev, &tv) == -1)
 		fatalx("%s: peer timer", __func__);
 	log_info("serving: node id %llu, applied index %llu, last index %llu%s",
@@ -595,4 +602,5 @@ const struct role_hooks raftd_hooks = {
 	.ctl = raftd_ctl,
 	.stop = raftd_stop,
 	.reload = raftd_reload,
+	.pids = raftd_pids,
 };
