@@ -24,7 +24,7 @@ sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
 
-MODULES = ("values", "http", "access", "process", "cluster")
+MODULES = ("values", "http", "access", "process", "cluster", "cluster_ops")
 TEST_TIMEOUT = 180
 
 
