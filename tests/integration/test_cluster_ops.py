@@ -330,14 +330,23 @@ class ClusterMembership(_ClusterCase):
         self.write(target, uniq("transfer") + "k", "t")
         r = lead.request("POST", "set", {"key": uniq("transfer") + "k", "value": "t"})
         self.expect(r, 307, "NOT_LEADER")
-        # insidbctl on a follower relays the transfer to the leader (CLI.md)
-        back = lead
-        via = [m for m in everyone if m is not target and m is not back][0]
-        p = via.ctl("leader", "transfer", back.name)
+
+    def transfer_by_ctl(self, via, to):
+        everyone = self.cluster.nodes
+        p = via.ctl("leader", "transfer", to.name)
         self.assertEqual(p.returncode, 0, "insidbctl -N %s leader transfer %s: %s%s"
-                         % (via.name, back.name, p.stdout.decode(), p.stderr.decode()))
-        self.assertEqual(self.members_lead(everyone).name, back.name)
-        self.check_ctl_members(via, back, everyone, names)
+                         % (via.name, to.name, p.stdout.decode(), p.stderr.decode()))
+        self.assertEqual(self.members_lead(everyone).name, to.name)
+        self.check_ctl_members(via, to, everyone, {m.name for m in everyone})
+
+    def test_3b_transfer_by_insidbctl(self):
+        everyone = self.cluster.nodes
+        lead = self.members_lead(everyone)
+        voters = [m for m in everyone if m is not lead and m is not self.extra]
+        # on the leader
+        self.transfer_by_ctl(lead, voters[0])
+        # on a follower it is relayed to the leader (CLI.md)
+        self.transfer_by_ctl(voters[1], lead)
 
     def test_4_remove(self):
         everyone = self.cluster.nodes
