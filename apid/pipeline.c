@@ -7,6 +7,7 @@
 
 #include "apid/cluster_url.h"
 #include "apid/http_parse.h"
+#include "apid/metrics.h"
 #include "apid/server.h"
 #include "common/log.h"
 #include "proto/msg.h"
@@ -448,7 +449,7 @@ auth_failed(struct areq *ar, const char *msg)
 	pb_free(&h);
 }
 
-/* the root key only for now; entity and alias tokens are refused */
+/* the root key here; entity and alias tokens in auth.c */
 static bool
 step_authenticate(struct areq *ar)
 {
@@ -469,11 +470,18 @@ step_authenticate(struct areq *ar)
 		return false;
 	}
 	root = crypto_str_equal(t, ar->a->root_key);
-	free(t);
-	if (!root) {
-		auth_failed(ar, "credential unknown");
+	if (!root && ar->route->auth == AUTH_ROOT) {
+		free(t);
+		auth_failed(ar, "the root key is required");
 		return false;
 	}
+	if (!root) {
+		/* entity and alias tokens: continues in apid_after_auth */
+		apid_auth_token(ar, t, tlen);
+		free(t);
+		return false;
+	}
+	free(t);
 	ar->id.root = true;
 	snprintf(ar->id.entity, sizeof(ar->id.entity), "root");
 	snprintf(ar->id.scope, sizeof(ar->id.scope), "%s",
@@ -485,6 +493,15 @@ step_authenticate(struct areq *ar)
 static bool
 step_key_type(struct areq *ar)
 {
+	if (ar->route->auth == AUTH_ENTITY && ar->id.alias) {
+		if (ar->route->id == R_ALIAS_SET)
+			apid_error(ar, 400, "ALIAS_NOT_ALLOWED", NULL,
+			    "an alias cannot have aliases");
+		else
+			apid_error(ar, 403, "FORBIDDEN", NULL,
+			    "an alias cannot delete aliases");
+		return false;
+	}
 	if (ar->route->auth != AUTH_ENTITY || !ar->id.root)
 		return true;
 	if (ar->route->id == R_ALIAS_SET)
@@ -525,6 +542,12 @@ handler_for(enum route_id id)
 {
 	apid_handler h;
 
+	if ((h = apid_metrics_handler(id)) != NULL)
+		return h;
+	if ((h = apid_keys_handler(id)) != NULL)
+		return h;
+	if ((h = apid_admin_handler(id)) != NULL)
+		return h;
 	if ((h = apid_values_handler(id)) != NULL)
 		return h;
 	if ((h = apid_cluster_handler(id)) != NULL)
@@ -537,7 +560,6 @@ apid_on_head(struct http_req *req, void *arg)
 {
 	struct apid *a = arg;
 	struct areq *ar;
-	apid_handler h;
 
 	if ((ar = calloc(1, sizeof(*ar))) == NULL)
 		fatal("%s: calloc", __func__);
@@ -554,10 +576,20 @@ apid_on_head(struct http_req *req, void *arg)
 		return;
 	if (ar->route->ops != OPS_NONE)
 		a->ops[ar->route->ops]++;
-	if (!step_rate_limit(ar) || !step_authenticate(ar) ||
-	    !step_key_type(ar))
+	if (!step_rate_limit(ar) || !step_authenticate(ar))
 		return;
-	if (!step_leader(ar))
+	apid_after_auth(ar);
+}
+
+void
+apid_after_auth(struct areq *ar)
+{
+	struct http_req *req = ar->req;
+	apid_handler h;
+
+	if (!step_key_type(ar))
+		return;
+	if (!step_leader(ar) || !apid_key_bucket(ar))
 		return;
 	if ((h = handler_for(ar->route->id)) == NULL) {
 		apid_error(ar, 501, "NOT_IMPLEMENTED", NULL,
@@ -576,8 +608,13 @@ apid_on_free(struct http_req *req, void *arg)
 	(void)arg;
 	if (ar == NULL)
 		return;
+	if (ar->route != NULL)
+		apid_metrics_request_done(ar->route->metrics_class, req->status,
+		    (double)(req->answered_us - req->started_us) / 1e6);
 	if (ar->have_doc)
 		jb_free(&ar->doc);
+	if (ar->hstate != NULL && ar->hstate_free != NULL)
+		ar->hstate_free(ar->hstate);
 	free(ar);
 	req->app = NULL;
 }

@@ -65,6 +65,8 @@ struct apid {
 	bool stopping;
 	int64_t stop_deadline_ms;
 	struct event *stop_timer;
+	/* token key, token cache and per-key buckets (auth.c) */
+	struct apid_keys *keys;
 };
 
 struct identity {
@@ -72,6 +74,16 @@ struct identity {
 	bool alias;
 	char entity[160];
 	char scope[CMD_SCOPE_MAX + 1];
+	/* entity keys and aliases (auth.c): the effective key, the alias */
+	char key_uuid[CRYPTO_UUID_LEN + 1];
+	char alias_uuid[CRYPTO_UUID_LEN + 1];
+	/* the scope's rate limits of §8.2 when their mask bit is set */
+	uint8_t rate_mask; /* bit 0 data, bit 1 events */
+	uint64_t rate_data;
+	uint64_t rate_events;
+	/* the token's claims while it is looked up */
+	struct token_claims claims;
+	bool linearized; /* the lookup was retried after a read index */
 };
 
 struct areq;
@@ -91,6 +103,9 @@ struct areq {
 	void (*json_done)(struct areq *);
 	bool json_empty_ok;
 	areq_ipc_cb ipc_cb;
+	/* a handler's state across its calls, freed with the request */
+	void *hstate;
+	void (*hstate_free)(void *);
 };
 
 /* route handlers: begin runs after step 8 of §2.2 */
@@ -98,6 +113,23 @@ typedef void (*apid_handler)(struct areq *);
 apid_handler apid_values_handler(enum route_id);
 apid_handler apid_system_handler(enum route_id);
 apid_handler apid_cluster_handler(enum route_id);
+/* limits, aliases (keys.c) and admin keys, limits, insight (admin.c) */
+apid_handler apid_keys_handler(enum route_id);
+apid_handler apid_admin_handler(enum route_id);
+
+/*
+ * Authentication of entity and alias tokens (§3.4), asynchronous: answers
+ * 401 / 503, or fills ar->id and calls apid_after_auth().
+ */
+void apid_auth_token(struct areq *, const char *token, size_t len);
+/* steps 6 (key type) to 10 of §2.2 after authentication */
+void apid_after_auth(struct areq *);
+/* step 8: per-key buckets of §8.2; false after answering 429 */
+bool apid_key_bucket(struct areq *);
+/* the token key of §3.3 */
+const uint8_t *apid_token_key(struct apid *);
+/* drops a token from this node's cache (a deleted alias or key) */
+void apid_token_forget(struct apid *, const char *token, size_t len);
 
 void apid_on_head(struct http_req *, void *arg);
 void apid_on_free(struct http_req *, void *arg);

@@ -3,6 +3,7 @@
 
 #include "common/log.h"
 #include "raftd/fsm_int.h"
+#include "raftd/fsm_keys.h"
 
 struct fsm *
 fsm_open(struct store *store, const char *root_scope)
@@ -255,6 +256,14 @@ fsm_apply_one(
 	case CMD_KV_CAS:
 	case CMD_KV_BUMP:
 		return fsm_kv_apply(b, &c, res);
+	case CMD_KEY_CREATE:
+	case CMD_KEY_TOMBSTONE:
+	case CMD_KEY_PURGE:
+	case CMD_KEY_FINISH:
+	case CMD_ALIAS_CREATE:
+	case CMD_ALIAS_DELETE:
+	case CMD_LIMITS_SET:
+		return fsm_keys_apply(b, &c, res);
 	default:
 		return res->status = ST_BAD_COMMAND;
 	}

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "raftd/fsm_int.h"
+#include "raftd/fsm_keys.h"
 
 int
 fsm_usage_read(struct fsm *f, const char *scope, struct fsm_usage *u)
@@ -152,6 +153,12 @@ fsm_read(struct fsm *f, const struct read_req *q, struct pbuf *out)
 		return read_iterate(f, q, out);
 	case READ_USAGE:
 		return read_usage(f, q, out);
+	case READ_KEY:
+	case READ_ALIAS:
+	case READ_ALIASES:
+	case READ_LIMITS:
+	case READ_KEYS:
+		return fsm_keys_read(f, q, out);
 	default:
 		return read_status(out, q, ST_BAD_COMMAND);
 	}

@@ -24,7 +24,8 @@ sys.path.insert(0, HERE)
 
 import harness  # noqa: E402
 
-MODULES = ("values", "http", "access", "process", "cluster", "cluster_ops")
+MODULES = ("values", "http", "access", "process", "cluster", "cluster_ops",
+           "keys")
 TEST_TIMEOUT = 180
 
 
