@@ -121,6 +121,15 @@ http_hdr_add(struct pbuf *b, const char *name, const char *fmt, ...)
  * Requests.
  */
 
+static int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static struct http_req *
 req_new(struct http_conn *c)
 {
@@ -134,6 +143,7 @@ req_new(struct http_conn *c)
 	r->content_length = -1;
 	r->peer = c->peer;
 	r->started_ms = http_now_ms();
+	r->started_us = now_us();
 	pb_init(&r->head);
 	pb_init(&r->body);
 	c->srv->nactive++;
@@ -478,6 +488,8 @@ http_respond(struct http_req *r, int status, const struct pbuf *extra,
 	if (r->responded)
 		fatalx("%s: answered twice", __func__);
 	r->responded = true;
+	r->status = status;
+	r->answered_us = now_us();
 	if (c == NULL) {
 		req_free(r->srv, r);
 		return;
@@ -575,6 +587,8 @@ http_req_upgrade(
 		evbuffer_add(out, hdrs->data, hdrs->len);
 	evbuffer_add(out, "\r\n", 2);
 	r->responded = true;
+	r->status = 101;
+	r->answered_us = now_us();
 	conn_drop_req(c);
 	bev = c->bev;
 	c->bev = NULL;

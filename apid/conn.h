@@ -84,6 +84,10 @@ struct http_req {
 	bool expect_continue;
 	struct sockaddr_storage peer;
 	int64_t started_ms; /* monotonic */
+	/* for metrics: status sent (0 until answered), monotonic times */
+	int status;
+	int64_t started_us;
+	int64_t answered_us;
 
 	/* body as accumulated by http_req_read_body() */
 	struct pbuf body;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "apid/metrics.h"
 #include "apid/server.h"
 #include "common/log.h"
 #include "proto/msg.h"
@@ -35,6 +36,7 @@ view_changed(struct apid *a, const struct apid_view *old)
 {
 	const struct apid_view *v = &a->view;
 
+	apid_metrics_view_seen(v->leader, v->term);
 	if (strcmp(old->leader, v->leader) != 0 || old->term != v->term)
 		log_info("apid: leader %s (term %lld)",
 		    v->leader[0] != '\0' ? v->leader : "unknown",
