@@ -17,7 +17,7 @@ import unittest
 
 import harness
 from harness import Cluster, Conn, path_for, scaled, wait_for
-from test_cluster import Writer, check_all_on, check_view, ctl_table, uniq
+from test_cluster import Writer, all_keys, check_all_on, check_view, ctl_table, uniq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -413,10 +413,9 @@ class ClusterRestart(_ClusterCase):
         lead = self.leader()
         for m in self.cluster.nodes:
             check_all_on(self, m, p, acked, timeout=30)
-        r = lead.request("GET", "iterate/prefix", query={
-            "prefix": p, "limit": 100000, "consistency": "linearizable"})
-        self.expect(r, 200)
-        self.assertLessEqual(set(acked), set(r.json()["data"]))
+        keys = all_keys(lead, p, consistency="linearizable")
+        self.assertIsNotNone(keys, "a linearizable iterate/prefix on the leader failed")
+        self.assertLessEqual(set(acked), set(keys))
         self.write(lead, p + "after", "a")
         for m in self.cluster.nodes:
             check_all_on(self, m, p + "after", {p + "after": "a"})
