@@ -58,6 +58,17 @@ void fsm_limits_default(struct fsm_limits *);
 
 uint16_t
 fsm_keys_apply(struct fsm_batch *, const struct cmd *, struct fsm_result *);
+/* a tombstoned key still to clean up (key_cleanup.c) */
+struct fsm_dead_key {
+	char uuid[37];
+	char ds[CMD_SCOPE_MAX + 1];
+};
+
+/* key records looked at by one fsm_keys_tombstoned() at most */
+#define FSM_DEAD_SCAN_MAX 100000
+
+/* up to max tombstoned keys in uuid order; -1 on a storage error */
+int fsm_keys_tombstoned(struct fsm *, struct fsm_dead_key *, size_t max);
 /* READ_KEY .. READ_KEYS; answers into out */
 void fsm_keys_read(struct fsm *, const struct read_req *, struct pbuf *out);
 

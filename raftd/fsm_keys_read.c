@@ -327,3 +327,52 @@ fsm_keys_read(struct fsm *f, const struct read_req *q, struct pbuf *out)
 		fatalx("%s: op %u is not a key read", __func__, q->op);
 	}
 }
+
+int
+fsm_keys_tombstoned(struct fsm *f, struct fsm_dead_key *out, size_t max)
+{
+	rocksdb_readoptions_t *ro;
+	rocksdb_iterator_t *it;
+	struct keybuf lo, hi;
+	struct fsm_key_rec r;
+	char *err = NULL;
+	size_t n = 0, seen = 0;
+
+	lo.b[0] = 0x00;
+	lo.b[1] = KEYS_KIND_KEY;
+	lo.len = 2;
+	if (keys_prefix_end(&lo, &hi) == -1)
+		fatalx("%s: prefix without end", __func__);
+	ro = rocksdb_readoptions_create();
+	rocksdb_readoptions_set_iterate_upper_bound(
+	    ro, (const char *)hi.b, hi.len);
+	it = rocksdb_create_iterator_cf(
+	    f->store->db, ro, f->store->cf[STORE_CF_KV]);
+	for (rocksdb_iter_seek(it, (const char *)lo.b, lo.len);
+	     rocksdb_iter_valid(it) && n < max && seen < FSM_DEAD_SCAN_MAX;
+	     rocksdb_iter_next(it), seen++) {
+		size_t klen, vlen;
+		const char *key = rocksdb_iter_key(it, &klen);
+		const char *val = rocksdb_iter_value(it, &vlen);
+
+		if (fsm_key_rec_decode((const uint8_t *)val, vlen, &r) == -1)
+			fatalx("%s: malformed key record", __func__);
+		if (!r.tombstone || klen != 2 + UUID_LEN || r.ds_len == 0 ||
+		    r.ds_len > CMD_SCOPE_MAX)
+			continue;
+		memcpy(out[n].uuid, key + 2, UUID_LEN);
+		out[n].uuid[UUID_LEN] = '\0';
+		memcpy(out[n].ds, r.ds, r.ds_len);
+		out[n].ds[r.ds_len] = '\0';
+		n++;
+	}
+	rocksdb_iter_get_error(it, &err);
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	if (err != NULL) {
+		log_warnx("%s: %s", __func__, err);
+		rocksdb_free(err);
+		return -1;
+	}
+	return (int)n;
+}

@@ -27,6 +27,7 @@
 #include "raftd/keys.h"
 #include "raftd/node_snap.h"
 #include "raftd/raftd_int.h"
+#include "raftd/key_cleanup.h"
 #include "raftd/store.h"
 #include "raftd/transport.h"
 
@@ -71,7 +72,10 @@ raftd_reply_status(struct ipc_rctx *rctx, uint16_t status, const char *data)
 static void
 raftd_proposed(void *waiter, const struct fsm_result *res, void *arg)
 {
-	(void)arg;
+	struct raftd *rd = arg;
+
+	if (key_cleanup_proposed(rd->cleanup, waiter, res))
+		return;
 	raftd_reply_result(waiter, res);
 }
 
@@ -516,6 +520,8 @@ raftd_start(struct role_env *env)
 	rd->fsm = fsm_open(rd->store, env->cfg.root_prefix);
 	if (raftd_node_start(rd) == -1 || raftd_net_start(rd) == -1)
 		return -1;
+	rd->cleanup = key_cleanup_new(
+	    env->base, rd->fsm, rd->node, KEY_CLEANUP_INTERVAL_MS);
 	role_url(env, "raftd.api", url, sizeof(url));
 	rd->api = ipc_rep_listen(
 	    env->ipc, url, RAFTD_API_NCTX, raftd_dispatch_apid, rd);
@@ -580,9 +586,12 @@ raftd_stop(struct role_env *env)
 	if (rd != NULL) {
 		rd->stopping = true;
 		raftd_watches_answer(rd, true);
+		key_cleanup_stop(rd->cleanup);
 		/* everything proposed gets durable, applied and answered */
 		node_close(rd->node);
 		rd->node = NULL;
+		key_cleanup_free(rd->cleanup);
+		rd->cleanup = NULL;
 		transport_free(rd->net);
 		if (rd->peer_ev != NULL)
 			event_free(rd->peer_ev);

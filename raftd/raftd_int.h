@@ -18,6 +18,7 @@
 #define RAFTD_WATCH_MS 1000
 
 struct transport;
+struct key_cleanup;
 
 struct raftd_watch {
 	struct ipc_rctx *rctx; /* NULL: free */
@@ -45,6 +46,7 @@ struct raftd {
 	uint64_t self_id;
 	bool stopping;
 	struct raftd_watch watches[RAFTD_WATCH_MAX];
+	struct key_cleanup *cleanup; /* the leader's key cleanup task */
 };
 
 /* core id <-> configured node: 1-based position in cfg.nodes */

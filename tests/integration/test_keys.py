@@ -454,10 +454,67 @@ class KeysCluster(_KeysCluster):
                            for t in (tok, al))
             wait_for(refused, max(0.1, deadline - time.time()) + 0.5,
                      "%s to refuse the deleted key" % m.name)
-        # cleanup removes the scope's values: root sees the scope through
-        # nothing, so look at the data dir's records through a new key with
-        # the same ds being impossible; instead the cleanup is observable as
-        # insight/entities no longer listing it and the alias record gone
-        self.expect(self.admin("insight/entity_by_alias", {"alias": al}, node=lead),
-                    404, "API_KEY_NOT_FOUND")
-        self.assertTrue(ds)
+        for m in self.cluster.nodes:
+            for route, body in (("limits/get", {"api_key": tok}),
+                                ("insight/entity", {"root_api_key": tok}),
+                                ("insight/entity_by_alias", {"alias": al})):
+                self.expect(self.admin(route, body, node=m), 404, "API_KEY_NOT_FOUND",
+                            msg="%s %s: " % (m.name, route))
+            ents = self.admin("insight/entities", {"limit": 1000}, node=m).json()
+            self.assertNotIn(ds, [e["data_scope_uuid"] for e in ents["entities"]])
+        # the cleanup task (every 30 s on the leader) purges the values
+        # before the aliases: once the alias record is gone on a node
+        # (ALIAS_NOT_FOUND instead of API_KEY_NOT_FOUND) its scope is empty
+        for m in self.cluster.nodes:
+            def purged(m=m):
+                r = self.admin("insight/entity_by_alias", {"alias": al}, node=m)
+                return r.status == 404 and r.json()["error_type"] == "ALIAS_NOT_FOUND"
+            wait_for(purged, scaled(75), "%s to apply the key cleanup" % m.name,
+                     interval=0.5)
+
+    def test_usage_race_on_small_quota(self):
+        lead = self.leader()
+        tok = self.create_key(node=lead)
+        limit = 2000
+        self.expect_json(self.admin("limits/set", {"api_key": tok, "limits": {
+            "bytes_on_disk": limit, "rate_per_second_data_limit": 100000}},
+            node=lead), {"status": "ok"})
+        acked = []
+        lock = threading.Lock()
+        errors = []
+
+        def client(i):
+            try:
+                for j in range(40):
+                    key, value = "c%d-%02d" % (i, j), "v" * 40
+                    r = self.kset(tok, key, value, node=lead)
+                    if r.status == 200:
+                        with lock:
+                            acked.append(len(key) + len(value))
+                    elif r.status == 400 and \
+                            r.json()["error_type"] == "DISK_LIMIT_EXCEEDED":
+                        cur = int(r.header("X-Current-Disk-Usage"))
+                        if cur + len(key) + len(value) <= limit:
+                            errors.append("refused below the limit: %s" % r.describe())
+                    else:
+                        errors.append(r.describe())
+            except Exception as e:  # noqa: BLE001
+                errors.append(repr(e))
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(scaled(120))
+        self.assertEqual(errors, [])
+        usage = self.as_key(tok, "GET", "limits", node=lead,
+                            query={"consistency": "linearizable"}).json()["usage"]
+        self.assertLessEqual(usage["bytes_on_disk"], limit)
+        self.assertEqual(usage["bytes_on_disk"], sum(acked))
+        self.assertGreater(limit - usage["bytes_on_disk"], -1)
+        self.assertGreaterEqual(len(acked), limit // 46 - 1)
+        for m in self.cluster.nodes:
+            def same(m=m):
+                u = self.as_key(tok, "GET", "limits", node=m).json()["usage"]
+                return u["bytes_on_disk"] == sum(acked)
+            wait_for(same, scaled(5), "%s to show the same usage" % m.name)
