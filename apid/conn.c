@@ -51,6 +51,8 @@ struct http_listener {
 	struct event *retry;
 };
 
+#define HTTP_LINE_TAIL 10 /* " HTTP/1.1\r" */
+
 struct http_conn {
 	TAILQ_ENTRY(http_conn) entry;
 	struct http_server *srv;
@@ -63,6 +65,11 @@ struct http_conn {
 	struct http_req *req;
 	struct event *timer;
 	size_t head_bytes;
+	/* the request line's last bytes: the parser does not check them */
+	char line_tail[HTTP_LINE_TAIL];
+	size_t line_tail_len;
+	bool line_done;
+	const char *fail_msg; /* why a callback refused the head */
 	bool head_done; /* set by parser callbacks */
 	bool msg_done;
 	bool out_blocked;
@@ -234,13 +241,28 @@ hoff_new(struct http_req *r)
 	return n;
 }
 
+static bool
+is_tchar(unsigned char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') ||
+	    (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
 static int
 on_header_field(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *c = p->data;
 	struct http_req *r = c->req;
 	struct http_hdr_off *h;
+	size_t i;
 
+	/* RFC 9112 §5: a field name is a token */
+	for (i = 0; i < len; i++)
+		if (!is_tchar((unsigned char)at[i])) {
+			c->fail_msg = "malformed header name";
+			return -1;
+		}
 	if (r->last_cb != CB_FIELD) {
 		head_nul(c); /* ends the url or the previous value */
 		h = hoff_new(r);
@@ -266,6 +288,25 @@ on_header_value(http_parser *p, const char *at, size_t len)
 	r->hoff[r->nhoff - 1].value_len += len;
 	r->last_cb = CB_VALUE;
 	return 0;
+}
+
+/*
+ * The origin-form part of a target: an absolute-form target (RFC 9112
+ * §3.2.2) loses its scheme and authority.  *len: the part's length.
+ */
+static const char *
+target_origin(const char *t, size_t *len)
+{
+	size_t n = strlen(t), skip = 0, i;
+
+	if (n >= 7 && strncasecmp(t, "http://", 7) == 0)
+		skip = 7;
+	else if (n >= 8 && strncasecmp(t, "https://", 8) == 0)
+		skip = 8;
+	for (i = skip; skip > 0 && i < n && t[i] != '/' && t[i] != '?'; i++)
+		;
+	*len = n - i;
+	return t + i;
 }
 
 static void
@@ -299,12 +340,12 @@ req_finish_head(struct http_conn *c)
 	r->nhdrs = r->nhoff;
 	r->target = base;
 	r->target_len = strlen(base);
-	r->path = r->target;
-	q = memchr(r->target, '?', r->target_len);
-	r->path_len = q ? (size_t)(q - r->target) : r->target_len;
+	r->path = target_origin(r->target, &i);
+	q = memchr(r->path, '?', i);
+	r->path_len = q ? (size_t)(q - r->path) : i;
 	if (q != NULL) {
 		r->query = q + 1;
-		r->query_len = r->target_len - r->path_len - 1;
+		r->query_len = i - r->path_len - 1;
 	}
 	r->method_id = c->parser.method;
 	r->method = http_method_str(c->parser.method);
@@ -730,6 +771,39 @@ conn_feeds(const struct http_conn *c)
 	    c->state == CS_BODY || c->state == CS_DRAIN;
 }
 
+/*
+ * The parser, built lenient, takes any letters for "HTTP": the request
+ * line must end in " HTTP/d.d" (leading empty lines are skipped).
+ */
+static bool
+line_check(struct http_conn *c, const char *p, size_t n)
+{
+	static const char want[] = " HTTP/";
+	const char *t = c->line_tail;
+	size_t i, k;
+
+	for (i = 0; i < n && !c->line_done; i++) {
+		if (p[i] != '\n') {
+			if (c->line_tail_len == HTTP_LINE_TAIL)
+				memmove(c->line_tail, c->line_tail + 1,
+				    --c->line_tail_len);
+			c->line_tail[c->line_tail_len++] = p[i];
+			continue;
+		}
+		k = c->line_tail_len;
+		if (k > 0 && t[k - 1] == '\r')
+			k--;
+		if (k == 0) {
+			c->line_tail_len = 0;
+			continue;
+		}
+		c->line_done = true;
+		if (k < 9 || memcmp(t + k - 9, want, 6) != 0 || t[k - 2] != '.')
+			return false;
+	}
+	return true;
+}
+
 /* one parser step over the buffered input; false when it must wait */
 static bool
 conn_step(struct http_conn *c)
@@ -744,6 +818,8 @@ conn_step(struct http_conn *c)
 	if (c->state == CS_IDLE) {
 		c->state = CS_HEAD;
 		c->head_bytes = 0;
+		c->line_done = false;
+		c->line_tail_len = 0;
 		conn_arm(c, c->srv->cfg.head_timeout_ms);
 	}
 	len = v.iov_len;
@@ -760,14 +836,19 @@ conn_step(struct http_conn *c)
 	n = http_parser_execute(&c->parser, &c->srv->settings, v.iov_base, len);
 	if (c->dead)
 		return false;
+	if (c->state == CS_HEAD && !line_check(c, v.iov_base, n)) {
+		conn_fail(c, 400, "BAD_REQUEST", "malformed request line");
+		return false;
+	}
 	evbuffer_drain(in, n);
 	if (c->state == CS_HEAD)
 		c->head_bytes += n;
 	err = HTTP_PARSER_ERRNO(&c->parser);
 	if (err != HPE_OK && err != HPE_PAUSED) {
 		if (c->state == CS_HEAD)
-			conn_fail(
-			    c, 400, "BAD_REQUEST", http_errno_description(err));
+			conn_fail(c, 400, "BAD_REQUEST",
+			    c->fail_msg != NULL ? c->fail_msg
+						: http_errno_description(err));
 		else if (c->state == CS_BODY && c->req != NULL &&
 		    !c->req->responded)
 			conn_fail(c, 400, "BAD_REQUEST", "malformed body");

@@ -94,3 +94,144 @@ class ClientIpFilter(NodeTestCase):
         r = self.req("GET", "/db/api/v1/nope", binding="private",
                      headers=[("X-Forwarded-For", "10.0.1.1")])
         self.expect(r, 403, "FORBIDDEN")
+
+
+# --- clients on other loopback addresses (127.0.0.0/8 is local on Linux) ---
+
+import socket  # noqa: E402
+
+from harness import Conn, path_for, scaled  # noqa: E402
+
+
+class SourceConn(Conn):
+    """a connection from a chosen local address"""
+
+    def __init__(self, port, source, timeout=15):
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=scaled(timeout),
+                                             source_address=(source, 0))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.rfile = self.sock.makefile("rb")
+        self.sent = []
+
+
+class _FromAddress(NodeTestCase):
+    def req_from(self, source, method, route, query=None, binding="public",
+                 headers=(), auth=True, body=None):
+        hdrs = self.node.auth_headers(auth) + list(headers)
+        with SourceConn(self.node.port_of(binding), source) as c:
+            return c.request(method, path_for(route, query), body, hdrs)
+
+
+class FilterBySourceAddress(_FromAddress):
+    """permitted 127.0.0.1 only, no trusted proxy: 127.0.0.2 is outside"""
+    node_tag = "srcfilter"
+    node_options = {"permitted_ips": ["127.0.0.1"]}
+
+    def test_outside_client_refused_everywhere(self):
+        for method, route, binding in (
+                ("GET", "ping", "public"), ("GET", "get", "public"),
+                ("POST", "set", "public"), ("GET", "/db/api/v1/nope", "public"),
+                ("GET", "/metrics", "private"), ("GET", "admin/cluster", "private"),
+                ("POST", "admin/api/create", "private"), ("GET", "/nope", "private")):
+            r = self.req_from("127.0.0.2", method, route, binding=binding,
+                              query={"key": "k"} if route == "get" else None,
+                              body={"key": "k", "value": "v"} if route == "set" else None)
+            self.expect(r, 403, "FORBIDDEN", msg="%s %s on %s from 127.0.0.2: "
+                        % (method, route, binding))
+        # the permitted address is served on both bindings
+        self.expect(self.req_from("127.0.0.1", "GET", "ping"), 200)
+        self.expect(self.req_from("127.0.0.1", "GET", "admin/cluster", binding="private"), 200)
+
+    def test_forwarded_for_from_untrusted_peer_ignored(self):
+        # 127.0.0.2 is no trusted proxy: naming a permitted client does not help
+        r = self.req_from("127.0.0.2", "GET", "ping",
+                          headers=[("X-Forwarded-For", "127.0.0.1")])
+        self.expect(r, 403, "FORBIDDEN")
+        # nor does naming a refused client hurt the permitted peer
+        r = self.req_from("127.0.0.1", "GET", "ping",
+                          headers=[("X-Forwarded-For", "127.0.0.2")])
+        self.expect(r, 200)
+
+
+class StarOpensPublicOnly(_FromAddress):
+    """permitted "*" and 127.0.0.1: any client on public, only 127.0.0.1 on
+    private"""
+    node_tag = "srcstar"
+    node_options = {"permitted_ips": ["*", "127.0.0.1"]}
+
+    def test_star(self):
+        self.expect(self.req_from("127.0.0.2", "GET", "ping"), 200)
+        self.expect(self.req_from("127.0.0.3", "GET", "get", query={"key": "absent"}),
+                    404, "KEY_NOT_FOUND")
+        for route in ("/metrics", "admin/cluster", "/db/api/v1/nope"):
+            self.expect(self.req_from("127.0.0.2", "GET", route, binding="private"),
+                        403, "FORBIDDEN", msg=route + " from 127.0.0.2: ")
+        self.expect(self.req_from("127.0.0.1", "GET", "/metrics", binding="private",
+                                  auth=False), 200)
+
+
+class TrustedProxyOnly(_FromAddress):
+    """127.0.0.2 is a trusted proxy; permitted 127.0.0.1 and 10.0.0.0/24"""
+    node_tag = "srcproxy"
+    node_options = {"permitted_ips": ["127.0.0.1", "10.0.0.0/24"],
+                    "trusted_proxies": ["127.0.0.2"]}
+
+    def test_forwarded_for_only_from_trusted(self):
+        xff = lambda v: [("X-Forwarded-For", v)]  # noqa: E731
+        # through the proxy: the header decides
+        self.expect(self.req_from("127.0.0.2", "GET", "ping", headers=xff("10.0.0.7")), 200)
+        self.expect(self.req_from("127.0.0.2", "GET", "ping", headers=xff("10.9.9.9")),
+                    403, "FORBIDDEN")
+        self.expect(self.req_from("127.0.0.2", "GET", "/metrics", binding="private",
+                                  headers=xff("10.0.0.7"), auth=False), 200)
+        self.expect(self.req_from("127.0.0.2", "GET", "/metrics", binding="private",
+                                  headers=xff("10.9.9.9"), auth=False), 403, "FORBIDDEN")
+        # the proxy itself is not permitted
+        self.expect(self.req_from("127.0.0.2", "GET", "ping"), 403, "FORBIDDEN")
+        # an invalid entry: the header is ignored and the proxy's address counts
+        self.expect(self.req_from("127.0.0.2", "GET", "ping", headers=xff("nonsense")),
+                    403, "FORBIDDEN")
+        # 127.0.0.1 is not trusted here: its header is ignored either way
+        self.expect(self.req_from("127.0.0.1", "GET", "ping", headers=xff("10.9.9.9")), 200)
+
+
+class PerCategoryBuckets(_FromAddress):
+    """values burst 2, system burst 3, default burst 2, each at 0.01/s; both
+    loopback clients permitted"""
+    node_tag = "srcbuckets"
+    node_options = {"rate": {"values": (0.01, 2), "system": (0.01, 3),
+                             "default": (0.01, 2)},
+                    "permitted_ips": ["127.0.0.1", "127.0.0.2", "127.0.0.3"]}
+
+    def drain(self, source, route, n, status, **kw):
+        for i in range(n):
+            self.expect(self.req_from(source, "GET", route, **kw), status,
+                        msg="%s request %d from %s: " % (route, i + 1, source))
+        r = self.req_from(source, "GET", route, **kw)
+        self.expect(r, 429, "RATE_LIMITED", msg="%s from %s after %d: " % (route, source, n))
+        self.assertEqual(r.header("X-RateLimit-Scope"), "ip", r.describe())
+        return r
+
+    def test_categories_and_addresses_independent(self):
+        q = {"key": "absent"}
+        r = self.drain("127.0.0.2", "get", 2, 404, query=q)
+        self.assertEqual(r.header("X-RateLimit-Burst"), "2", r.describe())
+        # one token at 0.01/s: about 100 s away
+        self.assertIn(int(r.header("Retry-After") or 0), range(95, 101), r.describe())
+        # the system bucket of the same address is untouched, and has its own size
+        r = self.drain("127.0.0.2", "ping", 3, 200)
+        self.assertEqual(r.header("X-RateLimit-Burst"), "3", r.describe())
+        # another address has full buckets of both categories
+        self.expect(self.req_from("127.0.0.3", "GET", "get", query=q), 404, "KEY_NOT_FOUND")
+        self.expect(self.req_from("127.0.0.3", "GET", "ping"), 200)
+        # /metrics is the default category, per IP, no token needed
+        r = self.drain("127.0.0.2", "/metrics", 2, 200, binding="private", auth=False)
+        self.assertEqual(r.header("X-RateLimit-Burst"), "2", r.describe())
+        self.expect(self.req_from("127.0.0.3", "GET", "/metrics", binding="private",
+                                  auth=False), 200)
+        # an empty values bucket does not affect writes from elsewhere
+        self.expect(self.req_from("127.0.0.3", "POST", "set",
+                                  body={"key": "k", "value": "v"}), 200)
+        self.expect(self.req_from("127.0.0.2", "POST", "set",
+                                  body={"key": "k", "value": "v"}), 429, "RATE_LIMITED")
