@@ -8,7 +8,8 @@
  *                  bytes entity name, bytes token
  *   KEY_TOMBSTONE  scope ds, key key uuid
  *   KEY_PURGE      scope ds, key key uuid; data u8 1 when nothing is left
- *   KEY_FINISH     scope ds, key key uuid
+ *   KEY_FINISH     scope ds, key key uuid; data u8 1 when the record
+ *                  went, 0 when data of the scope is left (purge again)
  *   ALIAS_CREATE   scope ds, key parent key uuid, value bytes alias uuid,
  *                  bytes token
  *   ALIAS_DELETE   scope ds, key alias uuid, old_value the caller's key
@@ -446,6 +447,26 @@ key_purge(struct fsm_batch *b, const struct cmd *c, const char *uuid,
 	return res->status = ST_OK;
 }
 
+/* no values, cache entries or aliases of the scope are left */
+static bool
+scope_empty(struct fsm_batch *b, const char *scope, const char *uuid)
+{
+	static const enum store_cf cfs[] = { STORE_CF_KV, STORE_CF_CACHE };
+	struct keybuf lo, hi;
+
+	for (size_t i = 0; i < sizeof(cfs) / sizeof(cfs[0]); i++) {
+		if (keys_user(&lo, scope, (const uint8_t *)"", 0) == -1 ||
+		    keys_prefix_end(&lo, &hi) == -1)
+			fatalx("%s: scope prefix", __func__);
+		if (!range_empty(b, cfs[i], &lo, &hi))
+			return false;
+	}
+	fsm_alias_index_key(&lo, uuid, 0, false);
+	if (keys_prefix_end(&lo, &hi) == -1)
+		fatalx("%s: alias prefix", __func__);
+	return range_empty(b, STORE_CF_KV, &lo, &hi);
+}
+
 static uint16_t
 key_finish(struct fsm_batch *b, const struct cmd *c, const char *uuid,
     struct fsm_result *res)
@@ -460,6 +481,15 @@ key_finish(struct fsm_batch *b, const struct cmd *c, const char *uuid,
 		return res->status = ST_API_KEY_NOT_FOUND;
 	}
 	rocksdb_free(kl.raw);
+	if ((res->data = malloc(1)) == NULL)
+		fatal("%s", __func__);
+	res->data_len = 1;
+	/* a write that landed after the last purge: purge again first */
+	if (!scope_empty(b, c->scope, uuid)) {
+		res->data[0] = 0;
+		return res->status = ST_OK;
+	}
+	res->data[0] = 1;
 	keys_internal(&k, KEYS_KIND_KEY, uuid);
 	fsm_batch_del(b, STORE_CF_KV, &k);
 	return res->status = ST_OK;

@@ -15,6 +15,7 @@ struct key_cleanup {
 	struct fsm_dead_key keys[KEY_CLEANUP_KEYS_MAX];
 	size_t n, cur;
 	int purges; /* of the current key in this pass */
+	uint16_t last; /* the type proposed last */
 };
 
 static void kc_arm(struct key_cleanup *);
@@ -35,6 +36,7 @@ kc_propose(struct key_cleanup *kc, uint16_t type)
 	if (node_propose(kc->node, &c, kc, &leader) != ST_OK)
 		return false;
 	kc->busy = true;
+	kc->last = type;
 	return true;
 }
 
@@ -148,12 +150,13 @@ key_cleanup_proposed(
 			kc_arm(kc);
 		return true;
 	}
-	if (res->data_len == 1 && res->data[0] == 1) {
+	if (res->data_len == 1 && res->data[0] == 1 &&
+	    kc->last == CMD_KEY_PURGE) {
 		if (!kc_propose(kc, CMD_KEY_FINISH))
 			kc_arm(kc);
 		return true;
 	}
-	/* a FINISH answered, or the purge budget of the key is spent */
+	/* a FINISH done, or the purge budget of the key is spent */
 	kc_next_key(kc);
 	return true;
 }

@@ -164,6 +164,49 @@ class Keys(_KeysMixin, NodeTestCase):
                          len("via-alias") + 1)
         self.assertEqual(self.as_key(al, "GET", "limits").json()["usage"]["bytes_on_disk"], ua)
 
+    def test_isolation_bump_and_delete(self):
+        a, b = self.create_key("a"), self.create_key("b")
+        self.expect_json(self.as_key(a, "POST", "bump", {"key": "n", "value": "5"}),
+                         {"data": "5"})
+        self.expect_json(self.as_key(b, "POST", "bump", {"key": "n", "value": "1"}),
+                         {"data": "1"})
+        self.expect_json(self.as_key(b, "DELETE", "delete", {"key": "n"}), {})
+        self.expect_json(self.kget(a, "n"), {"data": "5"})
+        self.expect(self.kget(b, "n"), 404, "KEY_NOT_FOUND")
+        r = self.as_key(b, "GET", "iterate/prefix", query={"prefix": "n"})
+        self.expect_json(r, {"data": []})
+
+    def test_methods_and_consistency(self):
+        tok = self.create_key()
+        r = self.as_key(tok, "HEAD", "limits")
+        self.assertEqual((r.status, r.body), (200, b""), r.describe())
+        r = self.as_key(tok, "GET", "limits", query={"consistency": "linearizable"})
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(r.header("X-Insidb-Consistency"), "linearizable")
+        self.assertIn(self.as_key(tok, "GET", "limits").header(
+            "X-Insidb-Consistency"), ("local", "linearizable"))
+        self.expect(self.as_key(tok, "GET", "limits", query={"consistency": "x"}),
+                    400, "BAD_REQUEST", "consistency")
+        r = self.as_key(tok, "HEAD", "alias/list")
+        self.assertEqual((r.status, r.body), (200, b""), r.describe())
+        for route, allow in (("limits", "GET, HEAD"), ("alias/set", "GET, POST"),
+                             ("alias/delete", "POST"), ("alias/list", "GET, HEAD")):
+            r = self.as_key(tok, "PUT", route)
+            self.expect(r, 405, "METHOD_NOT_ALLOWED", msg=route + ": ")
+            self.assertEqual(r.header("Allow"), allow)
+        for route in ("api/create", "api/delete", "limits/set", "limits/get",
+                      "insight/entity", "insight/entities", "insight/entity_by_alias"):
+            r = self.node.request("GET", "admin/" + route, binding="private")
+            self.expect(r, 405, "METHOD_NOT_ALLOWED", msg=route + ": ")
+            self.assertEqual(r.header("Allow"), "POST")
+        # a missing credential is 401 on every route of these sections
+        for route in ("limits", "alias/list"):
+            r = self.req("GET", route, auth=False)
+            self.expect(r, 401, "AUTHENTICATION_FAILED")
+        for route in ("alias/set", "alias/delete"):
+            self.expect(self.req("POST", route, auth=False), 401,
+                        "AUTHENTICATION_FAILED")
+
     # -- credentials ----------------------------------------------------------
 
     def test_bad_tokens_refused(self):

@@ -473,7 +473,16 @@ START_TEST(tombstone_purge_finish)
 	/* the key record goes last */
 	ck_assert_uint_eq(rd(READ_KEY, ROOT, K1, 0, 0, &out, &rest), ST_OK);
 	pb_free(&out);
-	ck_assert_uint_eq(simple(CMD_KEY_FINISH, DS1, K1, NULL), ST_OK);
+	/* a value written after the purge keeps the record until purged */
+	ck_assert_uint_eq(kv_set(DS1, "late", "v"), ST_OK);
+	ck_assert_uint_eq(simple(CMD_KEY_FINISH, DS1, K1, &done), ST_OK);
+	ck_assert_int_eq(done, 0);
+	ck_assert_uint_eq(rd(READ_KEY, ROOT, K1, 0, 0, &out, &rest), ST_OK);
+	pb_free(&out);
+	ck_assert_uint_eq(simple(CMD_KEY_PURGE, DS1, K1, &done), ST_OK);
+	ck_assert_int_eq(done, 1);
+	ck_assert_uint_eq(simple(CMD_KEY_FINISH, DS1, K1, &done), ST_OK);
+	ck_assert_int_eq(done, 1);
 	ck_assert_uint_eq(
 	    rd(READ_KEY, ROOT, K1, 0, 0, &out, &rest), ST_NOT_FOUND);
 	pb_free(&out);
