@@ -234,7 +234,7 @@ const struct role_hooks apid_hooks = {
 	.name = "apid",
 	.start = apid_start,
 	.status = apid_status,
-	.ctl = NULL,
+	.ctl = apid_ctl,
 	.stop = apid_stop,
 	.reload = apid_reload,
 };

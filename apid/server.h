@@ -169,6 +169,9 @@ enum leader_verdict apid_leader_check(struct apid *, const char **leader);
 void apid_autojoin_start(struct apid *);
 void apid_autojoin_check(struct apid *);
 void apid_autojoin_stop(struct apid *);
+/* insidbctl membership verbs, relayed to the leader over HTTP (ctl.c) */
+void
+apid_ctl(struct role_env *, uint64_t corr, const char *verb, const char *args);
 
 /* 307 NOT_LEADER to the leader's binding of the request's kind (§4) */
 void apid_redirect(struct areq *, const char *leader);

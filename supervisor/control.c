@@ -223,7 +223,7 @@ ctl_wait_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	if (c->type == MSG_SUP_CTL) {
-		ctl_reply_error(c, 1, "raftd did not answer in time");
+		ctl_reply_error(c, 1, "the node did not answer in time");
 		return;
 	}
 	/* the silent roles show as null */
@@ -248,20 +248,22 @@ ctl_wait(struct ctl_conn *c, int seconds)
 		fatalx("%s: evtimer_add", __func__);
 }
 
-/* hands a request to raftd; the answer comes to control_role_reply */
+/* hands a request to a role; the answer comes to control_role_reply */
 static void
-ctl_relay(struct ctl_conn *c, struct pbuf *b)
+ctl_relay(struct ctl_conn *c, enum role_id id, struct pbuf *b)
 {
 	struct sup *s = c->ctl->sup;
+	char err[64];
 
 	c->corr = ++c->ctl->next_corr;
 	c->type = MSG_SUP_CTL;
-	c->pending = 1u << ROLE_RAFTD;
+	c->pending = 1u << id;
 	if (b->err ||
-	    sup_role_request(
-		s, ROLE_RAFTD, MSG_SUP_CTL, c->corr, b->data, b->len) == -1) {
+	    sup_role_request(s, id, MSG_SUP_CTL, c->corr, b->data, b->len) ==
+		-1) {
 		pb_free(b);
-		ctl_reply_error(c, 1, "raftd is not ready");
+		snprintf(err, sizeof(err), "%s is not ready", role_name(id));
+		ctl_reply_error(c, 1, err);
 		return;
 	}
 	pb_free(b);
@@ -350,7 +352,8 @@ ctl_node_gathered(struct ctl_conn *c)
 }
 
 static void
-ctl_cmd_raftd(struct ctl_conn *c, const struct ctl_cmd *cmd, char **words)
+ctl_cmd_role(struct ctl_conn *c, const struct ctl_cmd *cmd, char **words,
+    enum role_id id)
 {
 	struct json_object *args = json_object_new_object();
 	struct pbuf b;
@@ -363,7 +366,7 @@ ctl_cmd_raftd(struct ctl_conn *c, const struct ctl_cmd *cmd, char **words)
 	pb_add_str(
 	    &b, json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN));
 	json_object_put(args);
-	ctl_relay(c, &b);
+	ctl_relay(c, id, &b);
 }
 
 /*
@@ -393,7 +396,7 @@ ctl_cmd_backup(struct ctl_conn *c, const char *dir)
 	pb_add_str(
 	    &b, json_object_to_json_string_ext(args, JSON_C_TO_STRING_PLAIN));
 	json_object_put(args);
-	ctl_relay(c, &b);
+	ctl_relay(c, ROLE_RAFTD, &b);
 	if (c->done)
 		(void)rmdir(dir);
 }
@@ -539,7 +542,9 @@ ctl_execute(struct ctl_conn *c, char **words, int n)
 	if (strcmp(cmd->verb, "backup") == 0)
 		ctl_cmd_backup(c, words[1]);
 	else if (cmd->target == CTL_TARGET_RAFTD)
-		ctl_cmd_raftd(c, cmd, words);
+		ctl_cmd_role(c, cmd, words, ROLE_RAFTD);
+	else if (cmd->target == CTL_TARGET_APID)
+		ctl_cmd_role(c, cmd, words, ROLE_APID);
 	else if (strcmp(cmd->verb, "status") == 0)
 		ctl_gather(c, 1u << ROLE_RAFTD, ctl_status_gathered);
 	else if (strcmp(cmd->verb, "show node") == 0)

@@ -34,6 +34,9 @@ enum ctl_frame_type {
 enum ctl_target {
 	CTL_TARGET_SUP, /* answered by the supervisor */
 	CTL_TARGET_RAFTD, /* relayed to raftd as MSG_SUP_CTL */
+	/* relayed to apid, which calls the leader's HTTP route (CLI.md:
+	 * membership commands work from any node) */
+	CTL_TARGET_APID,
 };
 
 struct ctl_cmd {

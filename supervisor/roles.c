@@ -74,7 +74,8 @@ sup_spawn(struct sup *s, enum role_id id)
 	argv[argc++] = url;
 	if (s->opts.foreground)
 		argv[argc++] = "-d";
-	if (s->opts.no_join && id == ROLE_RAFTD)
+	/* raftd does not bootstrap a join, apid does not auto-join */
+	if (s->opts.no_join && (id == ROLE_RAFTD || id == ROLE_APID))
 		argv[argc++] = "-J";
 	/* only until raftd has started once with it */
 	if (s->opts.force_new_cluster && id == ROLE_RAFTD &&
