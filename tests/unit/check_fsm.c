@@ -1163,7 +1163,9 @@ START_TEST(role_accepts_announced_apid_only)
 	struct client cl;
 
 	role_up();
+	/* what role.c does on MSG_SUP_PIDS */
 	renv.pids[ROLE_APID] = getpid() + 1;
+	raftd_hooks.pids(&renv);
 	client_run(100);
 	cli = client_dial();
 	memset(&cl, 0, sizeof(cl));
@@ -1174,6 +1176,7 @@ START_TEST(role_accepts_announced_apid_only)
 	ck_assert_int_eq(cl.replies, 0);
 	/* apid (re)started: the supervisor announces its pid */
 	renv.pids[ROLE_APID] = getpid();
+	raftd_hooks.pids(&renv);
 	client_run(100);
 	memset(&cl, 0, sizeof(cl));
 	ck_assert_int_eq(
