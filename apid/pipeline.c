@@ -550,6 +550,8 @@ handler_for(enum route_id id)
 		return h;
 	if ((h = apid_values_handler(id)) != NULL)
 		return h;
+	if ((h = apid_cache_handler(id)) != NULL)
+		return h;
 	if ((h = apid_cluster_handler(id)) != NULL)
 		return h;
 	return apid_system_handler(id);

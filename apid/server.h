@@ -111,6 +111,7 @@ struct areq {
 /* route handlers: begin runs after step 8 of §2.2 */
 typedef void (*apid_handler)(struct areq *);
 apid_handler apid_values_handler(enum route_id);
+apid_handler apid_cache_handler(enum route_id);
 apid_handler apid_system_handler(enum route_id);
 apid_handler apid_cluster_handler(enum route_id);
 /* limits, aliases (keys.c) and admin keys, limits, insight (admin.c) */

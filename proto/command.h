@@ -27,11 +27,13 @@ enum cmd_type {
 	CMD_KV_SETNX = 3, /* key, value */
 	CMD_KV_CAS = 4, /* key, old_value, value (= new value) */
 	CMD_KV_BUMP = 5, /* key, num = delta */
-	/* cache family (API.md §12); layouts documented by its apply code */
-	CMD_CACHE_SET = 10,
-	CMD_CACHE_SETNX = 11,
-	CMD_CACHE_DELETE = 12,
-	CMD_CACHE_CAS = 13,
+	/* cache family (API.md §12); expires_at = ts + ttl (raftd/fsm_cache.h) */
+	CMD_CACHE_SET = 10, /* key, value, num = ttl in ms (> 0) */
+	CMD_CACHE_SETNX = 11, /* key, value, num = ttl in ms (> 0) */
+	CMD_CACHE_DELETE = 12, /* key */
+	CMD_CACHE_CAS = 13, /* key, old_value, value (= new); keeps expiry */
+	/* scope = the first entry's, no key; value = u32 n (<= 1000),
+	 * n * (bytes scope, bytes key): removes those still expired at ts */
 	CMD_CACHE_EXPIRE = 14,
 	/* key, alias and limits families (API.md §3, §15, §16) */
 	CMD_KEY_CREATE = 20,
@@ -90,9 +92,9 @@ enum read_op {
 	READ_KV_GET = 1, /* key */
 	READ_KV_ITERATE = 2, /* key = prefix, offset, limit */
 	READ_USAGE = 3, /* scope: usage counters */
-	/* cache family */
-	READ_CACHE_GET = 10,
-	READ_CACHE_ITERATE = 11,
+	/* cache family: live entries only (expires_at > the node's clock) */
+	READ_CACHE_GET = 10, /* key; result as READ_KV_GET */
+	READ_CACHE_ITERATE = 11, /* as READ_KV_ITERATE */
 	/* key, alias and limits families */
 	READ_KEY = 20,
 	READ_ALIAS = 21,

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "raftd/fsm_cache.h"
 #include "raftd/fsm_int.h"
 #include "raftd/fsm_keys.h"
 
@@ -256,6 +257,12 @@ fsm_apply_one(
 	case CMD_KV_CAS:
 	case CMD_KV_BUMP:
 		return fsm_kv_apply(b, &c, res);
+	case CMD_CACHE_SET:
+	case CMD_CACHE_SETNX:
+	case CMD_CACHE_DELETE:
+	case CMD_CACHE_CAS:
+	case CMD_CACHE_EXPIRE:
+		return fsm_cache_apply(b, &c, res);
 	case CMD_KEY_CREATE:
 	case CMD_KEY_TOMBSTONE:
 	case CMD_KEY_PURGE:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "raftd/fsm_cache.h"
 #include "raftd/fsm_int.h"
 #include "raftd/fsm_keys.h"
 
@@ -153,6 +154,9 @@ fsm_read(struct fsm *f, const struct read_req *q, struct pbuf *out)
 		return read_iterate(f, q, out);
 	case READ_USAGE:
 		return read_usage(f, q, out);
+	case READ_CACHE_GET:
+	case READ_CACHE_ITERATE:
+		return fsm_cache_read(f, q, out);
 	case READ_KEY:
 	case READ_ALIAS:
 	case READ_ALIASES:

@@ -23,6 +23,7 @@
 #include "proto/codec.h"
 #include "proto/command.h"
 #include "proto/msg.h"
+#include "raftd/cache_sweep.h"
 #include "raftd/fsm.h"
 #include "raftd/keys.h"
 #include "raftd/node_snap.h"
@@ -74,6 +75,9 @@ raftd_proposed(void *waiter, const struct fsm_result *res, void *arg)
 {
 	struct raftd *rd = arg;
 
+	/* the cache sweep's proposals have no one waiting */
+	if (waiter == NULL)
+		return;
 	if (key_cleanup_proposed(rd->cleanup, waiter, res))
 		return;
 	raftd_reply_result(waiter, res);
@@ -498,6 +502,7 @@ raftd_node_start(struct raftd *rd)
 	h.changed = raftd_changed;
 	h.arg = rd;
 	rd->node = node_open(rd->store, rd->fsm, env->base, &o, &h);
+	rd->sweep = cache_sweep_start(env->base, rd->node, rd->fsm);
 	return 0;
 }
 
@@ -586,6 +591,8 @@ raftd_stop(struct role_env *env)
 	if (rd != NULL) {
 		rd->stopping = true;
 		raftd_watches_answer(rd, true);
+		cache_sweep_free(rd->sweep);
+		rd->sweep = NULL;
 		key_cleanup_stop(rd->cleanup);
 		/* everything proposed gets durable, applied and answered */
 		node_close(rd->node);

@@ -18,6 +18,7 @@
 #define RAFTD_WATCH_MS 1000
 
 struct transport;
+struct cache_sweep;
 struct key_cleanup;
 
 struct raftd_watch {
@@ -42,6 +43,7 @@ struct raftd {
 	struct transport *net;
 	struct ipc_chan *api;
 	struct event *peer_ev;
+	struct cache_sweep *sweep; /* the leader's cache expiry */
 	pid_t api_peer; /* the apid pid the channel accepts */
 	uint64_t self_id;
 	bool stopping;
