@@ -300,6 +300,20 @@ delete_begin(struct areq *ar)
  * admin/limits/set
  */
 
+/* the raw text of an object member (not NUL-terminated) parsed */
+static struct json_object *
+raw_object(const struct jb_member *m)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+
+	if (m->raw_len > INT32_MAX || (tok = json_tokener_new()) == NULL)
+		return NULL;
+	o = json_tokener_parse_ex(tok, m->raw, (int)m->raw_len);
+	json_tokener_free(tok);
+	return o;
+}
+
 /* the limits object into a limits record; -1 after answering 400 */
 static int
 limits_parse(struct areq *ar, uint8_t rec[1 + KEYREC_LIMITS * 8])
@@ -312,7 +326,7 @@ limits_parse(struct areq *ar, uint8_t rec[1 + KEYREC_LIMITS * 8])
 		apid_error(ar, 400, "BAD_REQUEST", NULL, "limits: required");
 		return -1;
 	}
-	if (m->type != JB_OBJECT || (o = json_tokener_parse(m->raw)) == NULL) {
+	if (m->type != JB_OBJECT || (o = raw_object(m)) == NULL) {
 		apid_error(
 		    ar, 400, "BAD_REQUEST", NULL, "limits: must be an object");
 		return -1;

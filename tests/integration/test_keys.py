@@ -478,6 +478,35 @@ class KeysCluster(_KeysCluster):
                 r = self.as_key(tok, "GET", "ping", node=m)
                 self.assertEqual(r.status, 200, "%s: %s" % (m.name, r.describe()))
 
+    def test_leader_routing_of_key_routes(self):
+        lead = self.leader()
+        f = [m for m in self.cluster.nodes if m is not lead][0]
+        tok = self.create_key(node=lead)
+        al = self.make_alias(tok, node=lead)
+        # writes redirect to the leader, after the key-type rules
+        for route, body in (("alias/set", None), ("alias/delete", {"alias": al})):
+            r = self.as_key(tok, "POST", route, body, node=f)
+            self.expect(r, 307, "NOT_LEADER", msg=route + ": ")
+            self.assertEqual(r.header("X-Insidb-Leader"), lead.name)
+            self.assertEqual(r.json()["leader"], lead.name)
+        self.expect(f.request("POST", "alias/set"), 400, "ALIAS_NOT_ALLOWED")
+        self.expect(self.as_key(al, "POST", "alias/set", node=f), 400, "ALIAS_NOT_ALLOWED")
+        self.expect(self.as_key(al, "POST", "alias/delete", {"alias": al}, node=f),
+                    403, "FORBIDDEN")
+        for route, body in (("api/create", {"key_name": "x"}), ("api/delete", {"key": tok}),
+                            ("limits/set", {"api_key": tok, "limits": {}})):
+            r = self.admin(route, body, node=f)
+            self.expect(r, 307, "NOT_LEADER", msg=route + ": ")
+            self.assertIn(":%d/" % lead.private, r.header("Location"))
+        # reads are local on every node
+        for m in self.cluster.nodes:
+            self.expect_json(self.as_key(al, "GET", "alias/list", node=m),
+                             {"aliases": [al]})
+            r = self.admin("limits/get", {"api_key": al}, node=m)
+            self.assertEqual(r.status, 200, r.describe())
+            r = self.admin("insight/entity_by_alias", {"alias": al}, node=m)
+            self.assertEqual(r.json()["entity"]["aliases"], [al])
+
     def test_delete_everywhere_and_cleanup(self):
         lead = self.leader()
         tok = self.create_key(node=lead)
