@@ -35,13 +35,22 @@ enum cmd_type {
 	/* scope = the first entry's, no key; value = u32 n (<= 1000),
 	 * n * (bytes scope, bytes key): removes those still expired at ts */
 	CMD_CACHE_EXPIRE = 14,
-	/* key, alias and limits families (API.md §3, §15, §16) */
+	/*
+	 * key, alias and limits families (API.md §3, §15, §16; records in
+	 * raftd/fsm_keys.h); scope = the key's ds, uuids are 36 bytes
+	 */
+	/* key = key uuid, value = bytes key_name, bytes entity, bytes token */
 	CMD_KEY_CREATE = 20,
-	CMD_KEY_TOMBSTONE = 21,
+	CMD_KEY_TOMBSTONE = 21, /* key = key uuid */
+	/* key = key uuid: <= 1000 records; data u8 1 when the scope is empty */
 	CMD_KEY_PURGE = 22,
+	/* key = key uuid: removes the record; data u8 0 when data is left */
 	CMD_KEY_FINISH = 23,
+	/* key = parent uuid, value = bytes alias uuid, bytes token */
 	CMD_ALIAS_CREATE = 24,
+	/* key = alias uuid, old_value = the caller's key uuid */
 	CMD_ALIAS_DELETE = 25,
+	/* key = key uuid, value = u8 mask, 6 * u64 (members in mask set) */
 	CMD_LIMITS_SET = 26,
 	CMD_TYPE_MAX
 };
@@ -95,12 +104,12 @@ enum read_op {
 	/* cache family: live entries only (expires_at > the node's clock) */
 	READ_CACHE_GET = 10, /* key; result as READ_KV_GET */
 	READ_CACHE_ITERATE = 11, /* as READ_KV_ITERATE */
-	/* key, alias and limits families */
-	READ_KEY = 20,
-	READ_ALIAS = 21,
-	READ_ALIASES = 22,
-	READ_LIMITS = 23,
-	READ_KEYS = 24,
+	/* key, alias and limits families (results: raftd/fsm_keys_read.c) */
+	READ_KEY = 20, /* key = key uuid: record, limits of its ds */
+	READ_ALIAS = 21, /* key = alias uuid: record, parent's, limits */
+	READ_ALIASES = 22, /* key = parent uuid: (uuid, token) oldest first */
+	READ_LIMITS = 23, /* scope: limits record, 4 * u64 usage */
+	READ_KEYS = 24, /* offset, limit: live keys in uuid order */
 };
 
 enum read_consistency {
