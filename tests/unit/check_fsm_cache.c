@@ -16,6 +16,7 @@
 #include "raftd/fsm_cache.h"
 #include "raftd/fsm_int.h"
 #include "raftd/keys.h"
+#include "raftd/node_snap.h"
 #include "raftd/store.h"
 
 #define ROOT "root"
@@ -663,6 +664,42 @@ START_TEST(entries_survive_reopen)
 }
 END_TEST
 
+/* a snapshot carries cache entries, their expiry and the usage */
+START_TEST(entries_in_snapshot)
+{
+	struct raft_snapshot_meta meta;
+	char dir2[64];
+	uint8_t *data;
+	uint64_t len, index;
+
+	ck_assert_uint_eq(cset(now_ts, "s1", "k", "snap", HOUR_MS), ST_OK);
+	ck_assert_uint_eq(
+	    cset(now_ts - HOUR_MS * MS, "s1", "old", "x", 1000), ST_OK);
+	index = applied_index();
+	ck_assert_int_eq(node_snap_take(st, &data, &len), 0);
+	db_close();
+	memcpy(dir2, dir, sizeof(dir));
+	snprintf(dir, sizeof(dir), "/tmp/check_fsm_cache.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	db_open();
+	ck_cache("s1", "k", NULL);
+	memset(&meta, 0, sizeof(meta));
+	meta.index = index;
+	meta.term = 1;
+	node_snap_install(st, &meta, data, len);
+	free(data);
+	fsm_reload(fsm);
+	ck_assert_uint_eq(applied_index(), index);
+	ck_cache("s1", "k", "snap");
+	ck_cache("s1", "old", NULL);
+	ck_assert_uint_eq(mem("s1"), 9);
+	/* the expired entry came along and is still released by apply */
+	ck_assert_uint_eq(csetnx(now_ts, "s1", "old", "yy", 1000), ST_OK);
+	ck_assert_uint_eq(mem("s1"), 10);
+	nftw(dir2, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+END_TEST
+
 static Suite *
 fsm_cache_suite(void)
 {
@@ -682,6 +719,7 @@ fsm_cache_suite(void)
 	tcase_add_test(tc, reads_hide_expired);
 	tcase_add_test(tc, sweep_scan_bounded);
 	tcase_add_test(tc, entries_survive_reopen);
+	tcase_add_test(tc, entries_in_snapshot);
 	suite_add_tcase(s, tc);
 	return s;
 }
