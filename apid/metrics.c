@@ -2,10 +2,9 @@
  * GET /metrics.  Metrics of §19.2 whose subsystem does not exist yet are
  * left out rather than reported as zero: insidb_ws_sessions_active and
  * insidb_ws_sessions_closed_total (no WebSocket sessions),
- * insidb_blob_replication_queue (no blob replication),
- * insidb_raft_snapshots_total and insidb_raft_fsync_duration_seconds (raftd
- * does not report them), insidb_rocksdb_size_bytes (raftd reports it to
- * the supervisor only, not in MSG_RAFT_STATUS).
+ * insidb_blob_replication_queue (no blob replication) and
+ * insidb_raft_fsync_duration_seconds (the log writer does not time its
+ * fsyncs yet).
  */
 #include <stdio.h>
 #include <string.h>
@@ -139,6 +138,13 @@ put_raft(struct pbuf *b, struct json_object *st, const char *self)
 	    json_i64(st, "applied_index", &ok));
 	put_gauge(b, "insidb_raft_is_leader",
 	    "1 when this node is the leader, else 0.", leader ? 1 : 0);
+	metrics_family(b, "insidb_raft_snapshots_total", "counter",
+	    "Raft snapshots taken or installed since raftd started.");
+	metrics_sample_u64(b, "insidb_raft_snapshots_total", NULL,
+	    (uint64_t)json_i64(st, "snapshots", &ok));
+	put_gauge(b, "insidb_rocksdb_size_bytes",
+	    "Approximate size of this node's RocksDB files.",
+	    json_i64(st, "rocksdb_bytes", &ok));
 	last_index = json_i64(st, "last_index", &ok);
 	if (leader && ok)
 		put_peers(b, st, self, last_index);

@@ -225,6 +225,7 @@ node_snapshot_now(struct node *n, uint64_t *index)
 	node_snap_save(n->store, raft_snapshot_meta(n->r), data, len);
 	free(data);
 	n->snap_index = applied;
+	n->snapshots++;
 	*index = applied;
 	log_info("snapshot at index %llu (%llu bytes)",
 	    (unsigned long long)applied, (unsigned long long)len);
@@ -306,6 +307,7 @@ node_install(struct node *n)
 	fsm_reload(n->fsm);
 	n->stored_last = rd->snapshot.index;
 	n->snap_index = rd->snapshot.index;
+	n->snapshots++;
 	node_slots_sweep(n, false);
 }
 
@@ -730,6 +732,12 @@ const struct raft *
 node_core(const struct node *n)
 {
 	return n->r;
+}
+
+uint64_t
+node_snapshots(const struct node *n)
+{
+	return n->snapshots;
 }
 
 uint64_t

@@ -97,6 +97,8 @@ uint64_t node_now_ms(void);
 /* observers */
 const struct raft *node_core(const struct node *);
 uint64_t node_applied(const struct node *);
+/* snapshots taken or installed since the node started */
+uint64_t node_snapshots(const struct node *);
 bool node_needs_join(const struct node *);
 bool node_removed(const struct node *);
 bool node_transferring(const struct node *);

@@ -126,6 +126,7 @@ struct node {
 	struct node_mreq mreqs[NODE_MEMBER_WAIT_MAX];
 
 	uint64_t snap_index; /* of the last snapshot */
+	uint64_t snapshots; /* taken or installed since start (metrics) */
 	bool ever_member; /* seen itself in a configuration */
 	bool removed;
 

@@ -560,8 +560,6 @@ raftd_status(struct role_env *env)
 	o = raftd_state_json(rd);
 	json_object_object_add(o, "log_commits",
 	    json_object_new_int64((int64_t)node_log_commits(rd->node)));
-	json_object_object_add(o, "rocksdb_bytes",
-	    json_object_new_int64((int64_t)store_size_bytes(rd->store)));
 	s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return s;

@@ -205,6 +205,10 @@ raftd_state_json(struct raftd *rd)
 	    json_object_new_boolean(node_transferring(rd->node)));
 	json_object_object_add(
 	    o, "removed", json_object_new_boolean(node_removed(rd->node)));
+	json_object_object_add(o, "snapshots",
+	    json_object_new_int64((int64_t)node_snapshots(rd->node)));
+	json_object_object_add(o, "rocksdb_bytes",
+	    json_object_new_int64((int64_t)store_size_bytes(rd->store)));
 	json_object_object_add(o, "version",
 	    json_object_new_int64((int64_t)node_version(rd->node)));
 	json_object_object_add(o, "voters", voters);
