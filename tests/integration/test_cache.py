@@ -384,6 +384,26 @@ class Cache(_CacheMixin, NodeTestCase):
                  scaled(SWEEP_WAIT), "the sweep to release the expired entry")
         self.expect_json(self.cget("kept", auth=auth), {"data": "12"})
 
+    def test_sweep_in_commands_of_at_most_1000(self):
+        tok = self.create_key("cache-sweep-many")
+        auth = bearer(tok)
+        r = self.node.request("POST", "admin/limits/set", {
+            "api_key": tok, "limits": {"rate_per_second_data_limit": 1000000}},
+            binding="private")
+        self.assertEqual(r.status, 200, r.describe())
+        n = 1200
+        with self.node.conn() as c:
+            for i in range(n):
+                r = c.request("POST", "/db/api/v1/cache/set",
+                              {"key": "k%04d" % i, "value": "v", "ttl": 1},
+                              [("Authorization", auth)])
+                self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(self.mem_usage(auth=auth)["bytes_in_memory"], n * 6)
+        time.sleep(1.2)
+        self.expect_json(self.citer({"prefix": ""}, auth=auth), {"data": []})
+        wait_for(lambda: self.mem_usage(auth=auth)["bytes_in_memory"] == 0,
+                 scaled(SWEEP_WAIT), "the sweep to release %d expired entries" % n)
+
     def test_entries_survive_restart(self):
         p = uniq("rst")
         self.expect_json(self.cset(p + "k", "kept"), {})
