@@ -176,6 +176,22 @@ class Keys(_KeysMixin, NodeTestCase):
         r = self.as_key(b, "GET", "iterate/prefix", query={"prefix": "n"})
         self.expect_json(r, {"data": []})
 
+    def test_isolation_cache(self):
+        a, b = self.create_key("a"), self.create_key("b")
+        self.expect_json(self.as_key(a, "POST", "cache/set",
+                                     {"key": "c", "value": "from-a", "ttl": 60}), {})
+        self.expect(self.as_key(b, "GET", "cache/get", query={"key": "c"}),
+                    404, "KEY_NOT_FOUND")
+        self.expect_json(self.as_key(b, "GET", "cache/iterate/prefix",
+                                     query={"prefix": ""}), {"data": []})
+        self.expect_json(self.as_key(b, "POST", "cache/delete", {"key": "c"}), {})
+        self.expect_json(self.as_key(a, "GET", "cache/get", query={"key": "c"}),
+                         {"data": "from-a"})
+        u = self.as_key(a, "GET", "limits").json()["usage"]
+        self.assertEqual(u["bytes_in_memory"], len("c") + len("from-a"))
+        self.assertEqual(self.as_key(b, "GET", "limits").json()["usage"],
+                         ZERO_USAGE)
+
     def test_methods_and_consistency(self):
         tok = self.create_key()
         r = self.as_key(tok, "HEAD", "limits")

@@ -417,6 +417,16 @@ START_TEST(tombstone_purge_finish)
 		ck_assert_uint_eq(kv_set(DS1, key, "v"), ST_OK);
 	}
 	ck_assert_uint_eq(kv_set(DS2, "keep", "v"), ST_OK);
+	for (int i = 0; i < 5; i++) {
+		struct cmd c;
+
+		snprintf(key, sizeof(key), "c%d", i);
+		cmd_init(&c, CMD_CACHE_SET, DS1, key);
+		c.value = (const uint8_t *)"cv";
+		c.value_len = 2;
+		c.num = 3600 * 1000;
+		ck_assert_uint_eq(apply_cmd(&c, NULL), ST_OK);
+	}
 	for (int i = 0; i < 3; i++)
 		ck_assert_uint_eq(alias_create(K1, DS1, i), ST_OK);
 	/* purge and finish need a tombstone */
@@ -438,7 +448,8 @@ START_TEST(tombstone_purge_finish)
 	ck_assert_int_eq(fsm_keys_tombstoned(fsm, dead, 4), 1);
 	ck_assert_str_eq(dead[0].uuid, K1);
 	ck_assert_str_eq(dead[0].ds, DS1);
-	/* 2500 values + 3 aliases (2 records each) + usage + limits */
+	/* 2500 values, 5 cache entries, 3 aliases (2 records each), usage,
+	 * limits */
 	while (done != 1) {
 		ck_assert_uint_eq(simple(CMD_KEY_PURGE, DS1, K1, &done), ST_OK);
 		ck_assert_int_ge(done, 0);
@@ -447,6 +458,15 @@ START_TEST(tombstone_purge_finish)
 	ck_assert_int_eq(rounds, 3);
 	ck_assert_uint_eq(
 	    rd(READ_KV_ITERATE, DS1, "", 0, 1000, &out, &rest), ST_OK);
+	{
+		uint32_t n;
+
+		pr_get_u32(&rest, &n);
+		ck_assert_uint_eq(n, 0);
+	}
+	pb_free(&out);
+	ck_assert_uint_eq(
+	    rd(READ_CACHE_ITERATE, DS1, "", 0, 1000, &out, &rest), ST_OK);
 	{
 		uint32_t n;
 
