@@ -123,10 +123,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	/* exact-length copy: the decoders take a length, not a string */
-	buf = malloc(size);
+	buf = malloc(size > 1 ? size - 1 : 1);
 	if (buf == NULL)
 		abort();
-	memcpy(buf, data + 1, size - 1);
+	if (size > 1)
+		memcpy(buf, data + 1, size - 1);
 	if (data[0] % 2 == 0)
 		fuzz_raw_token(buf, size - 1);
 	else

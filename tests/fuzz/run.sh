@@ -34,6 +34,9 @@ libs_config="-lyaml -lcrypto -lssl -lm"
 srcs_json_body="apid/json_body.c apid/http_parse.c proto/codec.c"
 srcs_http_query="apid/http_parse.c apid/routes.c proto/codec.c"
 
+# stack traces for undefined-behaviour reports too
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
 mkdir -p "$out/obj" "$out/run" "$out/artifacts" || exit 2
 
 # compiles one project source once; the objects carry coverage hooks
@@ -81,7 +84,10 @@ for t in $targets; do
 		passed=$((passed + 1))
 	else
 		echo "FAIL $t: see $log"
-		tail -n 40 "$log"
+		# the sanitizer report and the reproducer, not the progress lines
+		awk '/==ERROR|runtime error|deadly signal|fuzz target exited/ \
+		    { on = 1 } on && n++ < 30' "$log"
+		grep -E 'SUMMARY|Test unit written|^Base64' "$log"
 		failed=$((failed + 1))
 	fi
 done
