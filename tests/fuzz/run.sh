@@ -37,12 +37,14 @@ srcs_http_query="apid/http_parse.c apid/routes.c proto/codec.c"
 # stack traces for undefined-behaviour reports too
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
+# objects are rebuilt every run: a changed header must never go unseen
+rm -rf "$out/obj"
 mkdir -p "$out/obj" "$out/run" "$out/artifacts" || exit 2
 
-# compiles one project source once; the objects carry coverage hooks
+# compiles one project source once per run, with coverage hooks
 obj() {
 	o="$out/obj/$(echo "$1" | tr / _).o"
-	if [ ! -f "$o" ] || [ "$root/$1" -nt "$o" ]; then
+	if [ ! -f "$o" ]; then
 		"$cc" $cflags -fsanitize=fuzzer-no-link -c "$root/$1" -o "$o" ||
 		    return 1
 	fi
