@@ -119,7 +119,8 @@ pair_cmp(const void *a, const void *b)
 
 	if ((*x)->len != (*y)->len)
 		return (*x)->len < (*y)->len ? -1 : 1;
-	c = memcmp((*x)->text, (*y)->text, (*x)->len);
+	/* a non-scalar key has no text: memcmp may not see NULL */
+	c = (*x)->len > 0 ? memcmp((*x)->text, (*y)->text, (*x)->len) : 0;
 	if (c != 0)
 		return c;
 	return (*x)->loc.line - (*y)->loc.line;

@@ -119,6 +119,16 @@ expect_ok(const char *yaml)
 
 /* ---- value syntax ---- */
 
+/* found by the config fuzz target: keys that are not scalars */
+START_TEST(test_non_scalar_keys)
+{
+	ck_assert_int_eq(parse("{[a]: 1, [b]: 2}"), -1);
+	ck_assert_uint_gt(errs.n, 0);
+	ck_assert_int_eq(parse("{[a]: 1, [a]: 2, {b: c}: 3}"), -1);
+	ck_assert_uint_gt(errs.n, 0);
+}
+END_TEST
+
 START_TEST(test_durations)
 {
 	static const struct {
@@ -1242,6 +1252,7 @@ config_suite(void)
 
 	tc = tcase_create("syntax");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_non_scalar_keys);
 	tcase_add_test(tc, test_durations);
 	tcase_add_test(tc, test_sizes);
 	tcase_add_test(tc, test_addresses);
