@@ -3,7 +3,7 @@
 # and creates the _insidb system user when run as root.
 set -eu
 
-packages="meson ninja-build pkg-config gcc clang-format
+packages="meson ninja-build pkg-config gcc clang clang-format libclang-rt-14-dev
 libevent-dev libssl-dev librocksdb-dev libyaml-dev libjson-c-dev libnng-dev
 check libhttp-parser-dev libwslay-dev libseccomp-dev
 python3 python3-websockets python3-cryptography curl"

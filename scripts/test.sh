@@ -25,13 +25,28 @@ run_suites() {
 }
 
 run_suites build
-run_suites build-asan -Db_sanitize=address,undefined -Db_lundef=false
+# undefined behaviour fails a test instead of only printing a report
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    run_suites build-asan -Db_sanitize=address,undefined -Db_lundef=false
 
-/usr/bin/python3 - build/meson-logs/testlog.json \
+echo "== fuzz (libFuzzer, 20 s per target)"
+fuzz_failed=0
+if ! tests/fuzz/run.sh 20 >build-fuzz.log 2>&1; then
+	fuzz_failed=1
+	status=1
+fi
+grep -E '^(PASS|FAIL)' build-fuzz.log || tail -40 build-fuzz.log
+
+/usr/bin/python3 - "$fuzz_failed" build/meson-logs/testlog.json \
     build-asan/meson-logs/testlog.json <<'PY'
 import json, sys
 passed = failed = skipped = 0
-for path in sys.argv[1:]:
+# the fuzz run counts as one test
+if sys.argv[1] == "0":
+    passed += 1
+else:
+    failed += 1
+for path in sys.argv[2:]:
     try:
         lines = open(path).read().splitlines()
     except OSError:
