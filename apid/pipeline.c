@@ -307,6 +307,7 @@ void
 apid_cmd_error(struct areq *ar, const struct cmd_result *res)
 {
 	char leader[CFG_ID_MAX + 1];
+	struct pbuf h;
 
 	switch (res->status) {
 	case ST_NOT_FOUND:
@@ -332,6 +333,14 @@ apid_cmd_error(struct areq *ar, const struct cmd_result *res)
 	case ST_OVERFLOW:
 		apid_error(ar, 400, "BAD_REQUEST", NULL,
 		    "value: the result overflows int64");
+		break;
+	case ST_API_KEY_NOT_FOUND:
+		/* the key was deleted while its write was in flight */
+		pb_init(&h);
+		http_hdr_add(&h, "WWW-Authenticate", "Bearer");
+		apid_error(ar, 401, "AUTHENTICATION_FAILED", &h, "%s",
+		    "the key was deleted");
+		pb_free(&h);
 		break;
 	case ST_NO_LEADER:
 		apid_retry_error(ar, "NO_LEADER", "no leader known");

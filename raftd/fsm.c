@@ -27,6 +27,12 @@ fsm_reload(struct fsm *f)
 }
 
 void
+fsm_key_guard_set(struct fsm *f, bool on)
+{
+	f->key_guard = on;
+}
+
+void
 fsm_free(struct fsm *f)
 {
 	if (f == NULL)
@@ -250,6 +256,8 @@ fsm_apply_one(
 		    (unsigned long long)e->index);
 		return res->status = ST_BAD_COMMAND;
 	}
+	if (fsm_keys_guard(b, &c, res) != ST_OK)
+		return res->status;
 	switch (c.type) {
 	case CMD_KV_SET:
 	case CMD_KV_DELETE:

@@ -11,6 +11,7 @@
 #ifndef RAFTD_FSM_H
 #define RAFTD_FSM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -62,6 +63,12 @@ struct fsm_limits {
 /* root_scope: the data scope that is counted but never limited */
 struct fsm *fsm_open(struct store *, const char *root_scope);
 void fsm_free(struct fsm *);
+/*
+ * With on, writes that add data to a scope other than root apply only
+ * while the scope's key is live (fsm_keys.h); every node of a cluster
+ * must use the same setting.
+ */
+void fsm_key_guard_set(struct fsm *, bool on);
 void fsm_applied(const struct fsm *, uint64_t *index, uint64_t *term);
 /* re-reads the applied index after the state was replaced (a snapshot) */
 void fsm_reload(struct fsm *);

@@ -17,6 +17,7 @@ struct fsm {
 	char *root_scope;
 	uint64_t applied_index;
 	uint64_t applied_term;
+	bool key_guard; /* fsm_keys_guard() refuses writes of dead scopes */
 };
 
 struct fsm_batch {

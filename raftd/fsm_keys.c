@@ -174,6 +174,7 @@ key_create(struct fsm_batch *b, const struct cmd *c, const char *uuid,
 	struct key_loaded kl;
 	struct fsm_key_rec r;
 	struct fsm_limits l;
+	struct keybuf k;
 	struct pread rd;
 
 	memset(&r, 0, sizeof(r));
@@ -191,6 +192,8 @@ key_create(struct fsm_batch *b, const struct cmd *c, const char *uuid,
 	r.ds = (const uint8_t *)c->scope;
 	r.ds_len = strlen(c->scope);
 	key_store(b, uuid, &r);
+	keys_internal(&k, KEYS_KIND_SCOPE_INDEX, c->scope);
+	fsm_batch_put(b, STORE_CF_KV, &k, uuid, UUID_LEN);
 	/* a fresh scope: zero usage is the absent record */
 	fsm_limits_default(&l);
 	fsm_limits_put(b, c->scope, &l);
@@ -492,7 +495,54 @@ key_finish(struct fsm_batch *b, const struct cmd *c, const char *uuid,
 	res->data[0] = 1;
 	keys_internal(&k, KEYS_KIND_KEY, uuid);
 	fsm_batch_del(b, STORE_CF_KV, &k);
+	keys_internal(&k, KEYS_KIND_SCOPE_INDEX, c->scope);
+	fsm_batch_del(b, STORE_CF_KV, &k);
 	return res->status = ST_OK;
+}
+
+static bool
+cmd_adds_data(uint16_t type)
+{
+	switch (type) {
+	case CMD_KV_SET:
+	case CMD_KV_SETNX:
+	case CMD_KV_CAS:
+	case CMD_KV_BUMP:
+	case CMD_CACHE_SET:
+	case CMD_CACHE_SETNX:
+	case CMD_CACHE_CAS:
+		return true;
+	default:
+		return false;
+	}
+}
+
+uint16_t
+fsm_keys_guard(struct fsm_batch *b, const struct cmd *c, struct fsm_result *res)
+{
+	char uuid[UUID_LEN + 1];
+	struct key_loaded kl;
+	struct keybuf k;
+	char *raw;
+	size_t len;
+	int live;
+
+	if (!b->fsm->key_guard || !cmd_adds_data(c->type) ||
+	    (b->fsm->root_scope != NULL &&
+		strcmp(b->fsm->root_scope, c->scope) == 0))
+		return ST_OK;
+	keys_internal(&k, KEYS_KIND_SCOPE_INDEX, c->scope);
+	if (fsm_batch_get(b, STORE_CF_KV, &k, &raw, &len) == 0)
+		return res->status = ST_API_KEY_NOT_FOUND;
+	if (cmd_uuid((const uint8_t *)raw, len, uuid) == -1)
+		fatalx("%s: malformed scope index of %s", __func__, c->scope);
+	rocksdb_free(raw);
+	if (key_load(b, uuid, &kl) == 0)
+		fatalx(
+		    "%s: scope %s indexes a missing key", __func__, c->scope);
+	live = !kl.rec.tombstone && key_ds_is(&kl.rec, c->scope);
+	rocksdb_free(kl.raw);
+	return live ? ST_OK : (res->status = ST_API_KEY_NOT_FOUND);
 }
 
 uint16_t

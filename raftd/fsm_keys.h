@@ -10,6 +10,8 @@
  *   kind 'A' <parent uuid> u64 seq
  *                          alias index -> alias uuid: the parent's aliases
  *                          oldest first (seq grows per parent)
+ *   kind 'd' <ds>          scope index -> key uuid: written by KEY_CREATE,
+ *                          removed by KEY_FINISH with the key record
  *
  * UUIDs are 36 characters, so the index prefix of one parent never
  * shares a prefix with another's.
@@ -22,6 +24,7 @@
 #define KEYS_KIND_KEY 'k'
 #define KEYS_KIND_ALIAS 'a'
 #define KEYS_KIND_ALIAS_INDEX 'A'
+#define KEYS_KIND_SCOPE_INDEX 'd'
 
 /* an entity key may have at most this many aliases (§15.3) */
 #define FSM_ALIASES_MAX 16
@@ -69,6 +72,15 @@ struct fsm_dead_key {
 
 /* up to max tombstoned keys in uuid order; -1 on a storage error */
 int fsm_keys_tombstoned(struct fsm *, struct fsm_dead_key *, size_t max);
+/*
+ * Whether a command that can add data to its scope may apply: always for
+ * root, else only while the scope's key exists and is not tombstoned, so
+ * a write in flight when its key is deleted leaves nothing behind.
+ * Deletes and expiry pass (they only remove).  ST_OK or, with res set,
+ * ST_API_KEY_NOT_FOUND.  Only with fsm_keys_guard_set(f, true).
+ */
+uint16_t
+fsm_keys_guard(struct fsm_batch *, const struct cmd *, struct fsm_result *);
 /* READ_KEY .. READ_KEYS; answers into out */
 void fsm_keys_read(struct fsm *, const struct read_req *, struct pbuf *out);
 

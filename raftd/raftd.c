@@ -523,6 +523,7 @@ raftd_start(struct role_env *env)
 	if (rd->store == NULL)
 		return -1;
 	rd->fsm = fsm_open(rd->store, env->cfg.root_prefix);
+	fsm_key_guard_set(rd->fsm, true);
 	if (raftd_node_start(rd) == -1 || raftd_net_start(rd) == -1)
 		return -1;
 	rd->cleanup = key_cleanup_new(

@@ -871,7 +871,7 @@ client_propose(struct ipc_chan *cli, struct client *cl, uint16_t type,
 	uint8_t *c;
 	size_t len;
 
-	c = cmd_make(type, "s1", key, strlen(key), value, NULL, num, &len);
+	c = cmd_make(type, ROOT, key, strlen(key), value, NULL, num, &len);
 	ck_assert_int_eq(
 	    ipc_call(cli, MSG_RAFT_PROPOSE, c, len, 5000, on_reply, cl), 0);
 	free(c);
@@ -886,7 +886,7 @@ client_read(
 
 	memset(&q, 0, sizeof(q));
 	q.op = op;
-	snprintf(q.scope, sizeof(q.scope), "s1");
+	snprintf(q.scope, sizeof(q.scope), ROOT);
 	q.key = (const uint8_t *)key;
 	q.key_len = strlen(key);
 	q.limit = 10;

@@ -723,6 +723,78 @@ START_TEST(key_buckets)
 }
 END_TEST
 
+static uint16_t
+data_cmd(uint16_t type, const char *scope, const char *key, int64_t num)
+{
+	struct cmd c;
+
+	cmd_init(&c, type, scope, key);
+	c.value = (const uint8_t *)"vv";
+	c.value_len = 2;
+	c.old_value = (const uint8_t *)"v";
+	c.old_value_len = 1;
+	c.num = num;
+	return apply_cmd(&c, NULL);
+}
+
+static uint16_t
+get_status(uint16_t op, const char *scope, const char *key)
+{
+	struct pbuf out;
+	struct pread rest;
+	uint16_t s;
+
+	s = rd(op, scope, key, 0, 0, &out, &rest);
+	pb_free(&out);
+	return s;
+}
+
+/* a write in flight when its key is deleted must not outlive the key */
+START_TEST(guard_refuses_writes_of_dead_scopes)
+{
+	static const uint16_t adds[] = { CMD_KV_SET, CMD_KV_SETNX, CMD_KV_CAS,
+		CMD_KV_BUMP, CMD_CACHE_SET, CMD_CACHE_SETNX, CMD_CACHE_CAS };
+	int done;
+
+	fsm_key_guard_set(fsm, true);
+	/* no key ever had the scope; root needs none */
+	ck_assert_uint_eq(kv_set(DS1, "a", "v"), ST_API_KEY_NOT_FOUND);
+	ck_assert_uint_eq(get_status(READ_KV_GET, DS1, "a"), ST_NOT_FOUND);
+	ck_assert_uint_eq(kv_set(ROOT, "r", "v"), ST_OK);
+
+	ck_assert_uint_eq(key_create(K1, DS1, "One"), ST_OK);
+	ck_assert_uint_eq(kv_set(DS1, "a", "v"), ST_OK);
+	ck_assert_uint_eq(data_cmd(CMD_CACHE_SET, DS1, "c", 3600000), ST_OK);
+	ck_assert_uint_eq(kv_set(DS2, "a", "v"), ST_API_KEY_NOT_FOUND);
+
+	ck_assert_uint_eq(simple(CMD_KEY_TOMBSTONE, DS1, K1, NULL), ST_OK);
+	for (size_t i = 0; i < sizeof(adds) / sizeof(adds[0]); i++)
+		ck_assert_uint_eq(data_cmd(adds[i], DS1, "late", 3600000),
+		    ST_API_KEY_NOT_FOUND);
+	ck_assert_uint_eq(get_status(READ_KV_GET, DS1, "late"), ST_NOT_FOUND);
+	ck_assert_uint_eq(
+	    get_status(READ_CACHE_GET, DS1, "late"), ST_NOT_FOUND);
+	/* deletes only remove, so they still apply */
+	ck_assert_uint_eq(data_cmd(CMD_KV_DELETE, DS1, "a", 0), ST_OK);
+	ck_assert_uint_eq(get_status(READ_KV_GET, DS1, "a"), ST_NOT_FOUND);
+
+	ck_assert_uint_eq(simple(CMD_KEY_PURGE, DS1, K1, &done), ST_OK);
+	ck_assert_int_eq(done, 1);
+	ck_assert_uint_eq(simple(CMD_KEY_FINISH, DS1, K1, &done), ST_OK);
+	ck_assert_int_eq(done, 1);
+	/* after the key went, the scope index went with it */
+	ck_assert_uint_eq(kv_set(DS1, "late", "v"), ST_API_KEY_NOT_FOUND);
+	ck_assert_uint_eq(get_status(READ_KV_GET, DS1, "late"), ST_NOT_FOUND);
+
+	/* a new key of the same scope writes again */
+	ck_assert_uint_eq(key_create(K2, DS1, "Two"), ST_OK);
+	ck_assert_uint_eq(kv_set(DS1, "late", "v"), ST_OK);
+	/* the guard is off by default: kv-only tests use keyless scopes */
+	fsm_key_guard_set(fsm, false);
+	ck_assert_uint_eq(kv_set(DS2, "a", "v"), ST_OK);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -738,6 +810,7 @@ suite(void)
 	tcase_add_test(tc, tombstone_purge_finish);
 	tcase_add_test(tc, read_keys_lists_live_in_uuid_order);
 	tcase_add_test(tc, apply_is_deterministic_in_one_batch);
+	tcase_add_test(tc, guard_refuses_writes_of_dead_scopes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("apid");
 	tcase_add_test(tc, entity_names);
