@@ -8,7 +8,8 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
 secs=${2:-10}
-insid="$top/$build/supervisor/insid"
+case $build in /*) ;; *) build="$top/$build" ;; esac
+insid="$build/supervisor/insid"
 tmp=$(mktemp -d)
 pids=""
 cleanup() {

@@ -1,8 +1,10 @@
--- wrk driver for InsiDB values reads: GET /db/api/v1/get?key=k<nnnnnn> with
+-- wrk driver for InsiDB reads: GET GET_PATH?key=k<nnnnnn> (default
+-- /db/api/v1/get) with
 -- keys uniform over KEYSPACE (10000), preloaded by the caller.
 -- TOKEN (the root key) comes from the environment.
 local keyspace = tonumber(os.getenv("KEYSPACE") or "10000")
 local token = os.getenv("TOKEN") or ""
+local path = os.getenv("GET_PATH") or "/db/api/v1/get"
 local reqs = {}
 local counter = 0
 
@@ -15,7 +17,7 @@ function init(args)
   math.randomseed(os.time() + (tonumber(wrk.thread:get("tid")) or 1) * 7919)
   local hdr = { ["Authorization"] = "Bearer " .. token }
   for i = 0, keyspace - 1 do
-    reqs[i] = wrk.format("GET", string.format("/db/api/v1/get?key=k%06d", i), hdr)
+    reqs[i] = wrk.format("GET", string.format("%s?key=k%06d", path, i), hdr)
   end
 end
 

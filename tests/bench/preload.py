@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Sets every key k000000..k<N-1> once (100-byte values) so reads find them.
-Usage: preload.py HOST PORT TOKEN [KEYSPACE=10000]"""
+Usage: preload.py HOST PORT TOKEN [KEYSPACE=10000] [PATH=/db/api/v1/set]"""
 import http.client
 import json
 import sys
@@ -8,6 +8,7 @@ import threading
 
 host, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 keyspace = int(sys.argv[4]) if len(sys.argv) > 4 else 10000
+path = sys.argv[5] if len(sys.argv) > 5 else "/db/api/v1/set"
 failed = []
 
 
@@ -15,7 +16,7 @@ def worker(start, step):
     conn = http.client.HTTPConnection(host, port, timeout=30)
     for i in range(start, keyspace, step):
         body = json.dumps({"key": "k%06d" % i, "value": "v" * 100})
-        conn.request("POST", "/db/api/v1/set", body,
+        conn.request("POST", path, body,
                      {"Authorization": "Bearer " + token})
         r = conn.getresponse()
         r.read()

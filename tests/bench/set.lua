@@ -1,10 +1,11 @@
--- wrk driver for InsiDB values writes: POST /db/api/v1/set with a key drawn
+-- wrk driver for InsiDB writes: POST SET_PATH (default /db/api/v1/set) with a key drawn
 -- uniformly from KEYSPACE (10000) and VALUE_SIZE (100) printable bytes.
 -- TOKEN (the root key) comes from the environment.
 -- Usage: TOKEN=... wrk -t2 -c64 -d10s -s set.lua http://HOST:PORT
 local keyspace = tonumber(os.getenv("KEYSPACE") or "10000")
 local value_size = tonumber(os.getenv("VALUE_SIZE") or "100")
 local token = os.getenv("TOKEN") or ""
+local path = os.getenv("SET_PATH") or "/db/api/v1/set"
 local reqs = {}
 local counter = 0
 
@@ -25,7 +26,7 @@ function init(args)
                 ["Content-Type"] = "application/json" }
   for i = 0, keyspace - 1 do
     local body = string.format('{"key":"k%06d","value":"%s"}', i, value())
-    reqs[i] = wrk.format("POST", "/db/api/v1/set", hdr, body)
+    reqs[i] = wrk.format("POST", path, hdr, body)
   end
 end
 

@@ -6,7 +6,8 @@ set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
 secs=${2:-10}
-insid="$top/$build/supervisor/insid"
+case $build in /*) ;; *) build="$top/$build" ;; esac
+insid="$build/supervisor/insid"
 tmp=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
