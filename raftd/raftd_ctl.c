@@ -1,6 +1,7 @@
 /*
  * insidbctl verbs the supervisor relays to raftd (MSG_SUP_CTL, CLI.md):
- * show cluster, snapshot, backup DIR (a RocksDB checkpoint into a fresh
+ * show cluster, show scope DS (what the local state holds of a data
+ * scope, fsm_scope.h), snapshot, backup DIR (a RocksDB checkpoint into a fresh
  * directory of data_dir, which the supervisor then moves), and the
  * membership verbs join, remove and leader transfer (on the leader; a
  * follower answers with the leader's id).
@@ -11,6 +12,8 @@
 
 #include "common/log.h"
 #include "proto/msg.h"
+#include "raftd/fsm_scope.h"
+#include "raftd/keys.h"
 #include "raftd/raftd_int.h"
 
 static void
@@ -40,6 +43,38 @@ raftd_ctl_cluster(struct raftd *rd, uint64_t corr)
 {
 	struct json_object *o = raftd_state_json(rd);
 
+	role_ctl_reply(rd->env, corr, 0,
+	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+}
+
+static void
+raftd_ctl_scope(struct raftd *rd, uint64_t corr, const char *ds)
+{
+	struct fsm_scope_counts n;
+	struct json_object *o;
+
+	if (ds == NULL || !keys_scope_valid(ds))
+		return raftd_ctl_error(rd->env, corr, "bad data scope");
+	if (fsm_scope_count(rd->fsm, ds, &n) == -1)
+		return raftd_ctl_error(rd->env, corr, "state read failed");
+	o = json_object_new_object();
+	json_object_object_add(o, "ds", json_object_new_string(ds));
+#define SCOPE_COUNT(m) \
+	json_object_object_add(o, #m, json_object_new_uint64(n.m))
+	SCOPE_COUNT(values);
+	SCOPE_COUNT(cache_entries);
+	SCOPE_COUNT(usage);
+	SCOPE_COUNT(limits);
+	SCOPE_COUNT(key_records);
+	SCOPE_COUNT(scope_index);
+	SCOPE_COUNT(aliases);
+	SCOPE_COUNT(alias_index);
+	SCOPE_COUNT(orphan_aliases);
+	SCOPE_COUNT(orphan_alias_index);
+#undef SCOPE_COUNT
+	json_object_object_add(
+	    o, "truncated", json_object_new_boolean(n.truncated));
 	role_ctl_reply(rd->env, corr, 0,
 	    json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
@@ -137,6 +172,8 @@ raftd_ctl(
 		a = json_tokener_parse(args);
 	if (strcmp(verb, "show cluster") == 0)
 		raftd_ctl_cluster(rd, corr);
+	else if (strcmp(verb, "show scope") == 0)
+		raftd_ctl_scope(rd, corr, raftd_ctl_arg(a, "ds"));
 	else if (strcmp(verb, "snapshot") == 0)
 		raftd_ctl_snapshot(rd, corr);
 	else if (strcmp(verb, "backup") == 0)

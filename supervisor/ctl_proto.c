@@ -8,6 +8,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "show cluster", 2, 0, { NULL }, false, CTL_TARGET_RAFTD,
 	    "show cluster" },
 	{ "show node", 2, 0, { NULL }, false, CTL_TARGET_SUP, "show node" },
+	/* read-only, so open to the group like show cluster */
+	{ "show scope", 2, 1, { "ds" }, false, CTL_TARGET_RAFTD,
+	    "show scope DS" },
 	{ "leader transfer", 2, 1, { "node" }, true, CTL_TARGET_APID,
 	    "leader transfer NODE" },
 	{ "join", 1, 2, { "id", "raft_addr" }, true, CTL_TARGET_APID,

@@ -523,16 +523,45 @@ class KeysCluster(_KeysCluster):
             r = self.admin("insight/entity_by_alias", {"alias": al}, node=m)
             self.assertEqual(r.json()["entity"]["aliases"], [al])
 
+    def show_scope(self, node, ds):
+        """insidbctl -j show scope DS on node: the local state's counts"""
+        p = node.ctl("-j", "show", "scope", ds)
+        self.assertEqual(p.returncode, 0, "%s: %s" % (node.name, p.stderr.decode()))
+        doc = json.loads(p.stdout.decode())
+        self.assertEqual(doc["ds"], ds)
+        self.assertFalse(doc["truncated"], doc)
+        return doc
+
     def test_delete_everywhere_and_cleanup(self):
         lead = self.leader()
         tok = self.create_key(node=lead)
         al = self.make_alias(tok, node=lead)
         for i in range(20):
             self.expect_json(self.kset(tok, "v%d" % i, "x" * 10, node=lead), {})
+        for i in range(3):
+            self.expect_json(self.as_key(al, "POST", "cache/set",
+                                         {"key": "c%d" % i, "value": "y" * 10},
+                                         node=lead), {})
+        self.expect_json(self.admin("limits/set", {"api_key": tok,
+                                                   "limits": {"bytes_on_disk": 100000}},
+                                    node=lead), {"status": "ok"})
         for m in self.cluster.nodes:
             self.assertEqual(self.kget(al, "v1", node=m).status, 200)
         e = self.admin("insight/entity", {"root_api_key": tok}, node=lead).json()["entity"]
         ds = e["data_scope_uuid"]
+        # the state of every node holds every kind before the deletion
+        want = {"values": 20, "cache_entries": 3, "usage": 1, "limits": 1,
+                "key_records": 1, "scope_index": 1, "aliases": 1, "alias_index": 1}
+        for m in self.cluster.nodes:
+            def replicated(m=m):
+                doc = self.show_scope(m, ds)
+                return all(doc[k] == v for k, v in want.items())
+            wait_for(replicated, scaled(10), "%s to hold the scope %s" % (m.name, ds),
+                     interval=0.2)
+        # the text form names the same counts
+        t = lead.ctl("show", "scope", ds)
+        self.assertEqual(t.returncode, 0, t.stderr.decode())
+        self.assertRegex(t.stdout.decode(), r"(?m)^values\s+20$")
         self.expect_json(self.admin("api/delete", {"key": tok}, node=lead),
                          {"success": True})
         deadline = time.time() + scaled(2)
@@ -559,6 +588,14 @@ class KeysCluster(_KeysCluster):
                 return r.status == 404 and r.json()["error_type"] == "ALIAS_NOT_FOUND"
             wait_for(purged, scaled(75), "%s to apply the key cleanup" % m.name,
                      interval=0.5)
+        # nothing of the key is left in the state of any node
+        for m in self.cluster.nodes:
+            def gone(m=m):
+                doc = self.show_scope(m, ds)
+                return all(doc[k] == 0 for k in want) and \
+                    doc["orphan_aliases"] == 0 and doc["orphan_alias_index"] == 0
+            wait_for(gone, scaled(75), "%s to drop every record of %s"
+                     % (m.name, ds), interval=0.5)
 
     def test_usage_race_on_small_quota(self):
         lead = self.leader()
