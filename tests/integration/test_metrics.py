@@ -144,6 +144,42 @@ class MetricsSingleNode(_Scrape, NodeTestCase):
         # one node: no peers
         self.assertFalse([k for k in s2 if k[0].startswith("insidb_raft_peer_")])
 
+    def test_admin_metrics_ops(self):
+        """§16.7 and §19.1: ops rates of the receiving node, root only"""
+        ops = ("op_vs", "op_cache", "op_events", "op_subscribers", "op_blobs",
+               "op_system")
+        self.expect(self.req("GET", "admin/metrics/ops"), 404, "NOT_FOUND")
+        r = self.req("POST", "admin/metrics/ops", binding="private")
+        self.expect(r, 405, "METHOD_NOT_ALLOWED")
+        self.assertEqual(r.header("Allow"), "GET, HEAD", r.describe())
+        r = self.req("POST", "admin/api/create", {"key_name": "ops"}, binding="private")
+        self.assertEqual(r.status, 200, r.describe())
+        tok = r.json()["key"]
+        for auth in (False, "Bearer " + tok):
+            r = self.req("GET", "admin/metrics/ops", binding="private", auth=auth)
+            self.expect(r, 401, "AUTHENTICATION_FAILED")
+            self.assertEqual(r.header("WWW-Authenticate"), "Bearer", r.describe())
+        for i in range(20):
+            self.get("opsr/%d" % i)
+        def rates():
+            r = self.req("GET", "admin/metrics/ops", binding="private")
+            self.assertEqual(r.status, 200, r.describe())
+            doc = r.json()
+            self.assertEqual(sorted(doc), sorted(ops), r.describe())
+            for k in ops:
+                self.assertIsInstance(doc[k], (int, float), r.describe())
+                self.assertGreaterEqual(doc[k], 0, r.describe())
+            return doc if doc["op_vs"] > 0 else None
+        doc = wait_for(rates, harness.scaled(5), "a values rate above zero")
+        self.assertEqual(doc["op_events"], 0, doc)
+        self.assertEqual(doc["op_blobs"], 0, doc)
+        with self.node.conn("private") as c:
+            r = c.request("HEAD", "/db/api/v1/admin/metrics/ops",
+                          headers=[("Authorization", "Bearer " + self.node.root_key)])
+            self.assertEqual(r.status, 200, r.describe())
+            self.assertEqual(r.body, b"", r.describe())
+            self.assertEqual(c.request("GET", "/db/api/v1/nope").status, 404)
+
     def test_ops_per_second(self):
         for i in range(20):
             self.get("ops/%d" % i)
