@@ -192,6 +192,47 @@ class Keys(_KeysMixin, NodeTestCase):
         self.assertEqual(self.as_key(b, "GET", "limits").json()["usage"],
                          ZERO_USAGE)
 
+    def test_isolation_through_aliases(self):
+        """every data route of key B, and of B's alias, leaves A's data alone;
+        A's alias sees A's"""
+        a, b = self.create_key("a"), self.create_key("b")
+        aa, ba = self.make_alias(a), self.make_alias(b)
+        self.expect_json(self.kset(a, "v", "a-val"), {})
+        self.expect_json(self.as_key(a, "POST", "cache/set",
+                                     {"key": "c", "value": "a-cache"}), {})
+        for t in (b, ba):
+            self.expect(self.kget(t, "v"), 404, "KEY_NOT_FOUND")
+            self.expect(self.as_key(t, "GET", "cache/get", query={"key": "c"}),
+                        404, "KEY_NOT_FOUND")
+            self.expect(self.as_key(t, "POST", "cas", {"key": "v", "old_value": "a-val",
+                                                       "new_value": "x"}),
+                        412, "PRECONDITION_FAILED")
+            self.expect(self.as_key(t, "POST", "cache/cas",
+                                    {"key": "c", "old_value": "a-cache", "new_value": "x"}),
+                        412, "PRECONDITION_FAILED")
+            self.expect_json(self.as_key(t, "GET", "cache/iterate/prefix",
+                                         query={"prefix": ""}), {"data": []})
+            self.expect_json(self.as_key(t, "GET", "iterate/prefix",
+                                         query={"prefix": ""}), {"data": []})
+            self.expect_json(self.as_key(t, "DELETE", "cache/delete", {"key": "c"}), {})
+            self.expect_json(self.as_key(t, "DELETE", "delete", {"key": "v"}), {})
+            self.expect_json(self.as_key(t, "GET", "alias/list"), {"aliases": [ba]})
+            self.expect(self.as_key(t, "POST", "alias/delete", {"alias": aa}), 403,
+                        "FORBIDDEN")
+        # setnx lands in B's own scope, never on A's entry
+        self.expect_json(self.as_key(ba, "POST", "cache/setnx",
+                                     {"key": "c", "value": "b-cache"}), {})
+        self.expect_json(self.as_key(ba, "POST", "setnx", {"key": "v", "value": "b-val"}), {})
+        for t in (a, aa):
+            self.expect_json(self.kget(t, "v"), {"data": "a-val"})
+            self.expect_json(self.as_key(t, "GET", "cache/get", query={"key": "c"}),
+                             {"data": "a-cache"})
+        self.expect_json(self.kget(b, "v"), {"data": "b-val"})
+        self.expect_json(self.as_key(b, "GET", "cache/get", query={"key": "c"}),
+                         {"data": "b-cache"})
+        self.expect_json(self.as_key(aa, "GET", "alias/list"), {"aliases": [aa]})
+        self.assertEqual(self.as_key(aa, "GET", "ping").status, 200)
+
     def test_methods_and_consistency(self):
         tok = self.create_key()
         r = self.as_key(tok, "HEAD", "limits")
