@@ -638,6 +638,43 @@ class KeysCluster(_KeysCluster):
             wait_for(gone, scaled(75), "%s to drop every record of %s"
                      % (m.name, ds), interval=0.5)
 
+    def test_usage_cycles_return_to_zero(self):
+        """set / update / delete cycles of a tenant's values and cache give
+        every byte back, on every node"""
+        lead = self.leader()
+        tok = self.create_key(node=lead)
+        al = self.make_alias(tok, node=lead)
+        self.expect_json(self.admin("limits/set", {"api_key": tok, "limits": {
+            "rate_per_second_data_limit": 100000}}, node=lead), {"status": "ok"})
+
+        def w(t, route, body):
+            self.expect_json(self.as_key(t, "POST", route, body, node=lead),
+                             {"data": body["value"]} if route == "bump" else {},
+                             msg="%s %r: " % (route, body))
+
+        def usage_everywhere(disk, mem):
+            for m in self.cluster.nodes:
+                def same(m=m):
+                    u = self.as_key(tok, "GET", "limits", node=m).json()["usage"]
+                    return (u["bytes_on_disk"], u["bytes_in_memory"]) == (disk, mem)
+                wait_for(same, scaled(5), "%s to show usage (%d, %d)" % (m.name, disk, mem))
+
+        for cycle in range(3):
+            w(tok, "set", {"key": "a", "value": "x" * 10})
+            w(al, "set", {"key": "a", "value": "y" * (20 + cycle)})
+            w(tok, "setnx", {"key": "b", "value": "123"})
+            w(al, "cas", {"key": "b", "old_value": "123", "new_value": "1"})
+            w(tok, "bump", {"key": "n", "value": "99"})
+            w(tok, "cache/set", {"key": "c", "value": "z" * 5})
+            w(al, "cache/set", {"key": "c", "value": "z" * 9})
+            w(tok, "cache/setnx", {"key": "d", "value": "ab"})
+            w(al, "cache/cas", {"key": "d", "old_value": "ab", "new_value": "abcd"})
+            usage_everywhere(1 + 20 + cycle + 1 + 1 + 1 + 2, 1 + 9 + 1 + 4)
+            for route, key in (("delete", "a"), ("delete", "b"), ("delete", "n"),
+                               ("cache/delete", "c"), ("cache/delete", "d")):
+                w(al if key in "bd" else tok, route, {"key": key})
+            usage_everywhere(0, 0)
+
     def test_usage_race_on_small_quota(self):
         lead = self.leader()
         tok = self.create_key(node=lead)
