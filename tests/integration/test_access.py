@@ -197,11 +197,11 @@ class TrustedProxyOnly(_FromAddress):
 
 
 class PerCategoryBuckets(_FromAddress):
-    """values burst 2, system burst 3, default burst 2, each at 0.01/s; both
-    loopback clients permitted"""
+    """values burst 2, system burst 3, default burst 2, cache burst 1, each
+    at 0.01/s; both loopback clients permitted"""
     node_tag = "srcbuckets"
     node_options = {"rate": {"values": (0.01, 2), "system": (0.01, 3),
-                             "default": (0.01, 2)},
+                             "default": (0.01, 2), "cache": (0.01, 1)},
                     "permitted_ips": ["127.0.0.1", "127.0.0.2", "127.0.0.3"]}
 
     def drain(self, source, route, n, status, **kw):
@@ -222,6 +222,11 @@ class PerCategoryBuckets(_FromAddress):
         # the system bucket of the same address is untouched, and has its own size
         r = self.drain("127.0.0.2", "ping", 3, 200)
         self.assertEqual(r.header("X-RateLimit-Burst"), "3", r.describe())
+        # the cache category has its own bucket, of its own size
+        r = self.drain("127.0.0.2", "cache/get", 1, 404, query=q)
+        self.assertEqual(r.header("X-RateLimit-Burst"), "1", r.describe())
+        self.expect(self.req_from("127.0.0.3", "GET", "cache/get", query=q), 404,
+                    "KEY_NOT_FOUND")
         # another address has full buckets of both categories
         self.expect(self.req_from("127.0.0.3", "GET", "get", query=q), 404, "KEY_NOT_FOUND")
         self.expect(self.req_from("127.0.0.3", "GET", "ping"), 200)
