@@ -16,6 +16,7 @@
 #include "proto/command.h"
 #include "raftd/fsm.h"
 #include "raftd/fsm_keys.h"
+#include "raftd/fsm_scope.h"
 #include "raftd/store.h"
 
 #define ROOT "root"
@@ -795,6 +796,49 @@ START_TEST(guard_refuses_writes_of_dead_scopes)
 }
 END_TEST
 
+/* the operator's view of a scope (show scope) follows the key's life */
+START_TEST(scope_counts_follow_the_key)
+{
+	struct fsm_scope_counts n;
+	int done;
+
+	ck_assert_uint_eq(key_create(K1, DS1, "One"), ST_OK);
+	ck_assert_uint_eq(kv_set(DS1, "a", "v"), ST_OK);
+	ck_assert_uint_eq(kv_set(DS1, "b", "v"), ST_OK);
+	ck_assert_uint_eq(data_cmd(CMD_CACHE_SET, DS1, "c", 3600000), ST_OK);
+	ck_assert_uint_eq(alias_create(K1, DS1, 0), ST_OK);
+	ck_assert_uint_eq(alias_create(K1, DS1, 1), ST_OK);
+	ck_assert_int_eq(fsm_scope_count(fsm, DS1, &n), 0);
+	ck_assert_uint_eq(n.values, 2);
+	ck_assert_uint_eq(n.cache_entries, 1);
+	ck_assert_uint_eq(n.usage, 1);
+	ck_assert_uint_eq(n.limits, 1);
+	ck_assert_uint_eq(n.key_records, 1);
+	ck_assert_uint_eq(n.scope_index, 1);
+	ck_assert_uint_eq(n.aliases, 2);
+	ck_assert_uint_eq(n.alias_index, 2);
+	ck_assert_uint_eq(n.orphan_aliases, 0);
+	ck_assert_uint_eq(n.orphan_alias_index, 0);
+	ck_assert(!n.truncated);
+	/* another scope holds nothing of it */
+	ck_assert_int_eq(fsm_scope_count(fsm, DS2, &n), 0);
+	ck_assert_uint_eq(n.values + n.cache_entries + n.usage + n.limits +
+		n.key_records + n.scope_index + n.aliases + n.alias_index,
+	    0);
+
+	ck_assert_uint_eq(simple(CMD_KEY_TOMBSTONE, DS1, K1, NULL), ST_OK);
+	ck_assert_uint_eq(simple(CMD_KEY_PURGE, DS1, K1, &done), ST_OK);
+	ck_assert_uint_eq(simple(CMD_KEY_FINISH, DS1, K1, &done), ST_OK);
+	ck_assert_int_eq(done, 1);
+	ck_assert_int_eq(fsm_scope_count(fsm, DS1, &n), 0);
+	ck_assert_uint_eq(n.values + n.cache_entries + n.usage + n.limits +
+		n.key_records + n.scope_index + n.aliases + n.alias_index +
+		n.orphan_aliases + n.orphan_alias_index,
+	    0);
+	ck_assert_int_eq(fsm_scope_count(fsm, "bad:scope", &n), -1);
+}
+END_TEST
+
 static Suite *
 suite(void)
 {
@@ -811,6 +855,7 @@ suite(void)
 	tcase_add_test(tc, read_keys_lists_live_in_uuid_order);
 	tcase_add_test(tc, apply_is_deterministic_in_one_batch);
 	tcase_add_test(tc, guard_refuses_writes_of_dead_scopes);
+	tcase_add_test(tc, scope_counts_follow_the_key);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("apid");
 	tcase_add_test(tc, entity_names);
