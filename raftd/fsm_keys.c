@@ -176,6 +176,7 @@ key_create(struct fsm_batch *b, const struct cmd *c, const char *uuid,
 	struct fsm_limits l;
 	struct keybuf k;
 	struct pread rd;
+	size_t len;
 
 	memset(&r, 0, sizeof(r));
 	pr_init(&rd, c->value, c->value_len);
@@ -185,6 +186,12 @@ key_create(struct fsm_batch *b, const struct cmd *c, const char *uuid,
 	if (pr_end(&rd) == -1 || r.token_len == 0)
 		return res->status = ST_BAD_COMMAND;
 	if (key_load(b, uuid, &kl) == 1) {
+		rocksdb_free(kl.raw);
+		return res->status = ST_KEY_EXISTS;
+	}
+	/* one key per scope: the scope index names exactly one */
+	keys_internal(&k, KEYS_KIND_SCOPE_INDEX, c->scope);
+	if (fsm_batch_get(b, STORE_CF_KV, &k, &kl.raw, &len) == 1) {
 		rocksdb_free(kl.raw);
 		return res->status = ST_KEY_EXISTS;
 	}

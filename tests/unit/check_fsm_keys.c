@@ -767,6 +767,8 @@ START_TEST(guard_refuses_writes_of_dead_scopes)
 	ck_assert_uint_eq(kv_set(DS1, "a", "v"), ST_OK);
 	ck_assert_uint_eq(data_cmd(CMD_CACHE_SET, DS1, "c", 3600000), ST_OK);
 	ck_assert_uint_eq(kv_set(DS2, "a", "v"), ST_API_KEY_NOT_FOUND);
+	/* a scope belongs to one key */
+	ck_assert_uint_eq(key_create(K2, DS1, "Two"), ST_KEY_EXISTS);
 
 	ck_assert_uint_eq(simple(CMD_KEY_TOMBSTONE, DS1, K1, NULL), ST_OK);
 	for (size_t i = 0; i < sizeof(adds) / sizeof(adds[0]); i++)
