@@ -3,6 +3,7 @@
 the data written before is intact."""
 
 import json
+import signal
 import socket
 import time
 
@@ -374,3 +375,41 @@ for _i, _case in enumerate(CATALOGUE):
 _survive = MalformedRequests.test_zz_daemons_and_data_survive
 del MalformedRequests.test_zz_daemons_and_data_survive
 MalformedRequests.test_zz_daemons_and_data_survive = _survive
+
+
+class ShuttingDown(NodeTestCase):
+    """§2.8: a request whose head completes while the node stops gets 503
+    SHUTTING_DOWN with Connection: close, on any route"""
+    node_tag = "stopping"
+
+    def test_requests_completed_while_stopping(self):
+        root = self.node.root_key
+        reqs = (raw_request("GET", "/db/api/v1/ping", root=root),
+                raw_request("POST", "/db/api/v1/set", b'{"key":"k","value":"v"}', root=root),
+                raw_request("GET", "/db/api/v1/nope", root=root))
+        conns = []
+        try:
+            for raw in reqs:
+                c = Conn(self.node.public, timeout=10)
+                conns.append(c)
+                # all but the blank line that ends the head
+                cut = raw.index(b"\r\n\r\n") + 2
+                c.sent.append(raw)
+                c.sock.sendall(raw[:cut])
+            time.sleep(0.2)
+            self.node.proc.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+            for c in conns:
+                raw = c.sent[0]
+                cut = raw.index(b"\r\n\r\n") + 2
+                c.sock.sendall(raw[cut:])
+            for c in conns:
+                r = c.read_response()
+                self.expect(r, 503, "SHUTTING_DOWN")
+                self.assertEqual((r.header("Connection") or "").lower(), "close",
+                                 r.describe())
+                self.assertEqual(c.sock.recv(1), b"", "open after the 503")
+        finally:
+            for c in conns:
+                c.close()
+        self.assertEqual(self.node.proc.wait(harness.scaled(20)), 0)
