@@ -561,6 +561,8 @@ handler_for(enum route_id id)
 		return h;
 	if ((h = apid_cache_handler(id)) != NULL)
 		return h;
+	if ((h = apid_events_handler(id)) != NULL)
+		return h;
 	if ((h = apid_cluster_handler(id)) != NULL)
 		return h;
 	return apid_system_handler(id);

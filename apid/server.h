@@ -112,6 +112,7 @@ struct areq {
 typedef void (*apid_handler)(struct areq *);
 apid_handler apid_values_handler(enum route_id);
 apid_handler apid_cache_handler(enum route_id);
+apid_handler apid_events_handler(enum route_id);
 apid_handler apid_system_handler(enum route_id);
 apid_handler apid_cluster_handler(enum route_id);
 /* limits, aliases (keys.c) and admin keys, limits, insight (admin.c) */

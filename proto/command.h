@@ -52,6 +52,13 @@ enum cmd_type {
 	CMD_ALIAS_DELETE = 25,
 	/* key = key uuid, value = u8 mask, 6 * u64 (members in mask set) */
 	CMD_LIMITS_SET = 26,
+	/*
+	 * events (API.md §14.1, quota §7.3); emitted_at = ts.  key = topic
+	 * (1-256 bytes, no NUL), value = data as sent (JSON text).  Refused:
+	 * ST_EVENT_LIMIT, usage = events_emitted, limit, data = u64 end of
+	 * the window (ns)
+	 */
+	CMD_EVENT_PUBLISH = 30,
 	CMD_TYPE_MAX
 };
 
@@ -87,6 +94,7 @@ enum cmd_status {
 	ST_FORBIDDEN = 14, /* alias operation by another key */
 	ST_ALIAS_NOT_FOUND = 15,
 	ST_API_KEY_NOT_FOUND = 16,
+	ST_EVENT_LIMIT = 17, /* events_emitted quota (§7.3) */
 };
 
 struct cmd_result {

@@ -82,6 +82,19 @@ enum msg_type {
 	/* req: empty; rep: u16 status (0 ok), str json {"index":n}: take a
 	 * snapshot now and compact the log */
 	MSG_RAFT_SNAPSHOT = 105,
+	/*
+	 * The applied-event stream (raftd/raftd_events.h), a long-poll on
+	 * this channel so that nothing is dropped between the processes.
+	 * req: u64 epoch (0 = none yet), u64 after (last seq seen).
+	 * rep: u64 epoch, u64 lost, u64 last (seq covered: the next request
+	 * asks after it), u32 n, n * (u64 seq, i64 emitted_at (ns), str
+	 * scope, bytes topic, bytes data).  raftd answers when it holds
+	 * events after `after`, at once when the epoch differs (raftd
+	 * restarted: from its oldest event), or after 1 s with n = 0.
+	 * Events older than events.replay_window are left out; lost counts
+	 * events that left the bounded ring before apid fetched them.
+	 */
+	MSG_RAFT_EVENTS = 110,
 
 	/*
 	 * raftd <-> raftd of another node (TCP on raft_binding, optionally

@@ -3,6 +3,7 @@
 
 #include "common/log.h"
 #include "raftd/fsm_cache.h"
+#include "raftd/fsm_events.h"
 #include "raftd/fsm_int.h"
 #include "raftd/fsm_keys.h"
 
@@ -279,6 +280,8 @@ fsm_apply_one(
 	case CMD_ALIAS_DELETE:
 	case CMD_LIMITS_SET:
 		return fsm_keys_apply(b, &c, res);
+	case CMD_EVENT_PUBLISH:
+		return fsm_events_apply(b, &c, res);
 	default:
 		return res->status = ST_BAD_COMMAND;
 	}

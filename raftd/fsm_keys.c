@@ -518,6 +518,7 @@ cmd_adds_data(uint16_t type)
 	case CMD_CACHE_SET:
 	case CMD_CACHE_SETNX:
 	case CMD_CACHE_CAS:
+	case CMD_EVENT_PUBLISH:
 		return true;
 	default:
 		return false;

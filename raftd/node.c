@@ -169,6 +169,9 @@ node_apply_chunk(struct node *n, const struct raft_entry *e, size_t cnt)
 	for (size_t i = 0; i < cnt; i++) {
 		struct node_slot *s = node_slot(n, e[i].index);
 
+		if (n->hooks.applied != NULL && fe[i].type == 0 &&
+		    res[i].status == ST_OK)
+			n->hooks.applied(n->hooks.arg, fe[i].data, fe[i].len);
 		if (s->index == e[i].index && s->term == e[i].term)
 			node_slot_answer(n, s, &res[i]);
 		else if (s->index == e[i].index)

@@ -61,6 +61,8 @@ struct node_hooks {
 	    void *waiter, uint16_t status, uint64_t id, void *arg);
 	/* leader, term, role or membership changed */
 	void (*changed)(void *arg);
+	/* an entry's command applied with ST_OK (NULL: not wanted) */
+	void (*applied)(void *arg, const uint8_t *cmd, size_t len);
 	void *arg;
 };
 

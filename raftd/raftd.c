@@ -27,6 +27,7 @@
 #include "raftd/fsm.h"
 #include "raftd/keys.h"
 #include "raftd/node_snap.h"
+#include "raftd/raftd_events.h"
 #include "raftd/raftd_int.h"
 #include "raftd/key_cleanup.h"
 #include "raftd/store.h"
@@ -360,6 +361,9 @@ raftd_dispatch_apid(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 	case MSG_RAFT_SNAPSHOT:
 		raftd_snapshot(rd, m);
 		break;
+	case MSG_RAFT_EVENTS:
+		raftd_events_request(rd->events, m->rctx, m->payload, m->len);
+		break;
 	default:
 		fatalx("%s: unexpected message %u", __func__, m->hdr.type);
 	}
@@ -390,11 +394,20 @@ raftd_pids(struct role_env *env)
 }
 
 static void
+raftd_applied(void *arg, const uint8_t *cmd, size_t len)
+{
+	struct raftd *rd = arg;
+
+	raftd_events_applied(rd->events, cmd, len);
+}
+
+static void
 raftd_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	raftd_watches_answer(arg, false);
+	raftd_events_tick(((struct raftd *)arg)->events, false);
 }
 
 static char *
@@ -500,6 +513,7 @@ raftd_node_start(struct raftd *rd)
 	h.read_done = raftd_read_done;
 	h.member_done = raftd_member_done;
 	h.changed = raftd_changed;
+	h.applied = raftd_applied;
 	h.arg = rd;
 	rd->node = node_open(rd->store, rd->fsm, env->base, &o, &h);
 	rd->sweep = cache_sweep_start(env->base, rd->node, rd->fsm);
@@ -523,6 +537,7 @@ raftd_start(struct role_env *env)
 	if (rd->store == NULL)
 		return -1;
 	rd->fsm = fsm_open(rd->store, env->cfg.root_prefix);
+	rd->events = raftd_events_new(env->cfg.events_replay_window_ms);
 	fsm_key_guard_set(rd->fsm, true);
 	if (raftd_node_start(rd) == -1 || raftd_net_start(rd) == -1)
 		return -1;
@@ -590,6 +605,7 @@ raftd_stop(struct role_env *env)
 	if (rd != NULL) {
 		rd->stopping = true;
 		raftd_watches_answer(rd, true);
+		raftd_events_tick(rd->events, true);
 		cache_sweep_free(rd->sweep);
 		rd->sweep = NULL;
 		key_cleanup_stop(rd->cleanup);
@@ -602,6 +618,7 @@ raftd_stop(struct role_env *env)
 		if (rd->peer_ev != NULL)
 			event_free(rd->peer_ev);
 		ipc_close(rd->api);
+		raftd_events_free(rd->events);
 		fsm_free(rd->fsm);
 		store_close(rd->store);
 		free(rd);

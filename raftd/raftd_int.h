@@ -20,6 +20,7 @@
 struct transport;
 struct cache_sweep;
 struct key_cleanup;
+struct raftd_events;
 
 struct raftd_watch {
 	struct ipc_rctx *rctx; /* NULL: free */
@@ -49,6 +50,7 @@ struct raftd {
 	bool stopping;
 	struct raftd_watch watches[RAFTD_WATCH_MAX];
 	struct key_cleanup *cleanup; /* the leader's key cleanup task */
+	struct raftd_events *events; /* the applied-event stream */
 };
 
 /* core id <-> configured node: 1-based position in cfg.nodes */
