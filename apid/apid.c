@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "apid/apid.h"
+#include "apid/events.h"
+#include "apid/events_hub.h"
 #include "apid/http_parse.h"
 #include "apid/server.h"
 #include "apid/tls.h"
@@ -123,6 +125,7 @@ apid_start(struct role_env *env)
 	apid_raft_dial(a);
 	apid_autojoin_start(a);
 	apid_leader_start(a);
+	apid_events_start(a);
 	apid_ops_start(a);
 	log_info("apid: serving%s", env->tls_cert_pem ? " over TLS" : "");
 	return 0;
@@ -191,6 +194,7 @@ apid_stop(struct role_env *env)
 		return;
 	a->stopping = true;
 	apid_autojoin_stop(a);
+	apid_events_stop(a);
 	a->stop_deadline_ms = http_now_ms() + APID_STOP_WAIT_MS;
 	http_server_drain(a->http);
 	a->stop_timer = evtimer_new(env->base, apid_stop_poll, a);

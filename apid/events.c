@@ -16,24 +16,6 @@
 
 #define NS_PER_S 1000000000LL
 
-bool
-apid_event_topic_valid(const char *t, size_t len)
-{
-	return len >= 1 && len <= APID_EVENT_TOPIC_MAX &&
-	    memchr(t, '\0', len) == NULL;
-}
-
-int64_t
-apid_event_retry_after(int64_t window_end, int64_t now)
-{
-	int64_t left;
-
-	if (window_end <= now)
-		return 1;
-	left = window_end - now;
-	return left / NS_PER_S + (left % NS_PER_S != 0 ? 1 : 0);
-}
-
 static int64_t
 now_ns(void)
 {
@@ -138,6 +120,8 @@ apid_events_handler(enum route_id id)
 	switch (id) {
 	case R_EVENTS:
 		return publish_begin;
+	case R_EVENTS_SUBSCRIBE:
+		return apid_events_subscribe;
 	default:
 		return NULL;
 	}

@@ -1,20 +1,16 @@
 /*
- * Events (API.md §14): the publish route and the pure rules shared with
- * the subscribe side.
+ * Events (API.md §14): the publish route, the subscribe handshake and the
+ * delivery of the applied-event stream to this node's sessions.
  */
 #ifndef APID_EVENTS_H
 #define APID_EVENTS_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "apid/events_pure.h"
+#include "apid/server.h"
 
-#define APID_EVENT_TOPIC_MAX 256
-#define APID_EVENT_DATA_MAX 65536
-
-/* 1-256 bytes, no NUL */
-bool apid_event_topic_valid(const char *, size_t);
-/* whole seconds from now until window_end (ns), at least 1 */
-int64_t apid_event_retry_after(int64_t window_end, int64_t now);
+/* subscribe (events_subscribe.c) */
+void apid_events_subscribe(struct areq *);
+/* node stopping: every session closes with 1001 */
+void apid_events_stop(struct apid *);
 
 #endif

@@ -458,6 +458,33 @@ auth_failed(struct areq *ar, const char *msg)
 	pb_free(&h);
 }
 
+static bool step_credential(struct areq *, char *t, size_t tlen);
+
+/*
+ * events/subscribe only (§2.3): the `token` query parameter, whose '+'
+ * came back as spaces from the form decoding; never logged
+ */
+static bool
+step_token_param(struct areq *ar)
+{
+	size_t tlen;
+	char *t;
+	int rc;
+
+	if ((rc = apid_query(ar, "token", &t, &tlen)) == -1)
+		return false;
+	if (rc == 0 || tlen == 0) {
+		if (rc == 1)
+			free(t);
+		auth_failed(ar, "credential missing");
+		return false;
+	}
+	for (size_t i = 0; i < tlen; i++)
+		if (t[i] == ' ')
+			t[i] = '+';
+	return step_credential(ar, t, tlen);
+}
+
 /* the root key here; entity and alias tokens in auth.c */
 static bool
 step_authenticate(struct areq *ar)
@@ -465,11 +492,12 @@ step_authenticate(struct areq *ar)
 	const char *hdr, *tok;
 	size_t hlen, tlen;
 	char *t;
-	bool root;
 
 	if (ar->route->auth == AUTH_NONE)
 		return true;
 	hdr = http_req_header(ar->req, "Authorization", &hlen);
+	if (hdr == NULL && ar->route->id == R_EVENTS_SUBSCRIBE)
+		return step_token_param(ar);
 	if (hdr == NULL || http_bearer_token(hdr, hlen, &tok, &tlen) == -1) {
 		auth_failed(ar, "credential missing");
 		return false;
@@ -478,6 +506,15 @@ step_authenticate(struct areq *ar)
 		apid_error(ar, 500, "INTERNAL_ERROR", NULL, "out of memory");
 		return false;
 	}
+	return step_credential(ar, t, tlen);
+}
+
+/* takes t (malloc'd) */
+static bool
+step_credential(struct areq *ar, char *t, size_t tlen)
+{
+	bool root;
+
 	root = crypto_str_equal(t, ar->a->root_key);
 	if (!root && ar->route->auth == AUTH_ROOT) {
 		free(t);
