@@ -172,7 +172,8 @@ apid_stop_poll(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (http_server_active(a->http) == 0 ||
+	/* sessions end within 1 s of their close frame (events_hub.c) */
+	if ((http_server_active(a->http) == 0 && apid_events_sessions() == 0) ||
 	    http_now_ms() >= a->stop_deadline_ms) {
 		role_exit(a->env, 0);
 		return;

@@ -427,3 +427,33 @@ class EventsCluster(_EventsMixin, _SubscribeMixin, NodeTestCase):
         self.expect_json(self.publish(topic, "mine", node=lead,
                                       auth=bearer(other)), {})
         self.expect_event(spy, topic, "mine")
+
+
+class SessionEnds(_EventsMixin, _SubscribeMixin, NodeTestCase):
+    """a small send queue, and the node stopping"""
+
+    node_tag = "evend"
+    node_options = {"extra_yaml": "sessions:\n  send_queue: 4\n"}
+
+    def test_slow_consumer_closed_1013(self):
+        topic = uniq("slow")
+        ws = self.expect_open(self.subscribe(topic))
+        # the client reads nothing: socket buffers fill, then the queue
+        data = "z" * 60000
+        for i in range(150):
+            self.expect_json(self.publish(topic, data), {}, "publish %d " % i)
+        got = 0
+        with self.assertRaises(WSClosed) as cm:
+            while True:
+                self.expect_event(ws, topic, data)
+                got += 1
+        self.assertEqual(cm.exception.code, 1013)
+        # closed before every event could be queued, none silently dropped
+        self.assertLess(got, 150)
+
+    def test_zz_stop_closes_1001(self):
+        ws = self.expect_open(self.subscribe(uniq("stop")))
+        self.assertEqual(self.node.stop(), 0, self.node.log_tail())
+        with self.assertRaises(WSClosed) as cm:
+            ws.recv_text()
+        self.assertEqual(cm.exception.code, 1001)
