@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "raftd/fsm_events.h"
 #include "raftd/fsm_keys.h"
 
 #define UUID_LEN 36
@@ -447,6 +448,8 @@ key_purge(struct fsm_batch *b, const struct cmd *c, const char *uuid,
 		keys_internal(&k, KEYS_KIND_USAGE, c->scope);
 		fsm_batch_del(b, STORE_CF_KV, &k);
 		keys_internal(&k, KEYS_KIND_LIMITS, c->scope);
+		fsm_batch_del(b, STORE_CF_KV, &k);
+		keys_internal(&k, KEYS_KIND_EVENT_WINDOW, c->scope);
 		fsm_batch_del(b, STORE_CF_KV, &k);
 	} else
 		done = 0;
