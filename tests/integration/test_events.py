@@ -32,7 +32,7 @@ class WS:
     """a minimal RFC 6455 client: handshake, masked frames, text and close"""
 
     def __init__(self, port, topic, auth=None, token=None, headers=None,
-                 version="13", timeout=10):
+                 version="13", timeout=10, raw_plus=False):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
         self.key = base64.b64encode(os.urandom(16)).decode()
@@ -44,6 +44,9 @@ class WS:
         path = API + "events/subscribe"
         if q:
             path += "?" + urllib.parse.urlencode(q, quote_via=urllib.parse.quote)
+        if raw_plus:
+            # as a browser form would send it: '+' unescaped
+            path = path.replace("%2B", "+")
         hdrs = {"Host": "127.0.0.1", "Upgrade": "websocket",
                 "Connection": "Upgrade", "Sec-WebSocket-Key": self.key,
                 "Sec-WebSocket-Version": version}
@@ -294,6 +297,17 @@ class Subscribe(_EventsMixin, _SubscribeMixin, NodeTestCase):
         ws = self.expect_open(self.subscribe(topic, auth=None, token=tok))
         self.expect_json(self.publish(topic, 1, auth=bearer(tok)), {})
         self.expect_event(ws, topic, 1)
+        # a literal '+' in the parameter is read back as '+', not a space
+        tok2 = tok
+        for i in range(20):
+            if "+" in tok2:
+                break
+            tok2 = self.create_key(uniq("plus"))
+        self.assertIn("+", tok2, "no token with a '+' among 20 new keys")
+        ws2 = self.expect_open(self.subscribe(topic, auth=None, token=tok2,
+                                              raw_plus=True))
+        self.expect_json(self.publish(topic, 2, auth=bearer(tok2)), {})
+        self.expect_event(ws2, topic, 2)
         bad = self.subscribe(topic, auth=None, token=tok[:-2] + "AA")
         self.expect_refused(bad, 401, "AUTHENTICATION_FAILED")
 
