@@ -8,6 +8,7 @@
 #include "apid/data_req.h"
 #include "apid/http_parse.h"
 #include "common/log.h"
+#include "proto/msg.h"
 
 #define ITERATE_LIMIT_DEFAULT 100
 #define ITERATE_LIMIT_MAX 1000
@@ -252,4 +253,56 @@ apid_delete_key(struct areq *ar, const char **k, size_t *len, char **owned)
 		return -1;
 	}
 	return 0;
+}
+
+int
+apid_body_set_cmd(struct areq *ar, uint16_t type, struct cmd *c)
+{
+	const char *k, *v;
+	size_t klen, vlen;
+
+	if (apid_body_key(ar, &k, &klen) == -1 ||
+	    apid_body_value(ar, "value", &v, &vlen) == -1)
+		return -1;
+	memset(c, 0, sizeof(*c));
+	c->type = type;
+	c->key = (const uint8_t *)k;
+	c->key_len = klen;
+	c->value = (const uint8_t *)v;
+	c->value_len = vlen;
+	return 0;
+}
+
+int
+apid_body_cas_cmd(struct areq *ar, uint16_t type, struct cmd *c)
+{
+	const char *k, *o, *n;
+	size_t klen, olen, nlen;
+
+	if (apid_body_key(ar, &k, &klen) == -1 ||
+	    apid_body_value(ar, "old_value", &o, &olen) == -1 ||
+	    apid_body_value(ar, "new_value", &n, &nlen) == -1)
+		return -1;
+	memset(c, 0, sizeof(*c));
+	c->type = type;
+	c->key = (const uint8_t *)k;
+	c->key_len = klen;
+	c->old_value = (const uint8_t *)o;
+	c->old_value_len = olen;
+	c->value = (const uint8_t *)n;
+	c->value_len = nlen;
+	return 0;
+}
+
+void
+apid_data_propose(struct areq *ar, struct cmd *c, areq_ipc_cb done)
+{
+	struct pbuf b;
+
+	c->ts = 0; /* raftd stamps it */
+	snprintf(c->scope, sizeof(c->scope), "%s", ar->id.scope);
+	pb_init(&b);
+	cmd_encode(&b, c);
+	apid_raft_call(ar, MSG_RAFT_PROPOSE, &b, APID_WRITE_WAIT_MS, done);
+	pb_free(&b);
 }

@@ -30,6 +30,16 @@ int apid_query_int(struct areq *, const char *name, int64_t *v);
  */
 int apid_delete_key(struct areq *, const char **k, size_t *len, char **owned);
 
+/*
+ * Write commands of both families: "key" and "value" (set, setnx), or
+ * "key", "old_value" and "new_value" (cas), checked, into *c of `type`;
+ * pointers point into the request body.  -1 after answering.
+ */
+int apid_body_set_cmd(struct areq *, uint16_t type, struct cmd *c);
+int apid_body_cas_cmd(struct areq *, uint16_t type, struct cmd *c);
+/* proposes c in the caller's scope (raftd stamps ts); done gets the result */
+void apid_data_propose(struct areq *, struct cmd *c, areq_ipc_cb done);
+
 /* GET ?key&consistency as a read of op: 200 {"data":<value>} */
 void apid_data_get(struct areq *, uint16_t op);
 /* GET ?prefix&offset&limit&consistency as a read of op: {"data":[keys]} */

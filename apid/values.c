@@ -56,34 +56,18 @@ write_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 static void
 propose(struct areq *ar, struct cmd *c)
 {
-	struct pbuf b;
-
-	c->ts = 0; /* raftd stamps it */
-	snprintf(c->scope, sizeof(c->scope), "%s", ar->id.scope);
-	pb_init(&b);
-	cmd_encode(&b, c);
-	apid_raft_call(
-	    ar, MSG_RAFT_PROPOSE, &b, APID_WRITE_WAIT_MS, write_done);
-	pb_free(&b);
+	apid_data_propose(ar, c, write_done);
 }
 
 /* set and setnx */
 static void
 set_body(struct areq *ar)
 {
-	const char *k, *v;
-	size_t klen, vlen;
 	struct cmd c;
 
-	if (apid_body_key(ar, &k, &klen) == -1 ||
-	    apid_body_value(ar, "value", &v, &vlen) == -1)
+	if (apid_body_set_cmd(ar,
+		ar->route->id == R_SETNX ? CMD_KV_SETNX : CMD_KV_SET, &c) == -1)
 		return;
-	memset(&c, 0, sizeof(c));
-	c.type = ar->route->id == R_SETNX ? CMD_KV_SETNX : CMD_KV_SET;
-	c.key = (const uint8_t *)k;
-	c.key_len = klen;
-	c.value = (const uint8_t *)v;
-	c.value_len = vlen;
 	propose(ar, &c);
 }
 
@@ -96,22 +80,10 @@ set_begin(struct areq *ar)
 static void
 cas_body(struct areq *ar)
 {
-	const char *k, *o, *n;
-	size_t klen, olen, nlen;
 	struct cmd c;
 
-	if (apid_body_key(ar, &k, &klen) == -1 ||
-	    apid_body_value(ar, "old_value", &o, &olen) == -1 ||
-	    apid_body_value(ar, "new_value", &n, &nlen) == -1)
+	if (apid_body_cas_cmd(ar, CMD_KV_CAS, &c) == -1)
 		return;
-	memset(&c, 0, sizeof(c));
-	c.type = CMD_KV_CAS;
-	c.key = (const uint8_t *)k;
-	c.key_len = klen;
-	c.old_value = (const uint8_t *)o;
-	c.old_value_len = olen;
-	c.value = (const uint8_t *)n;
-	c.value_len = nlen;
 	propose(ar, &c);
 }
 
