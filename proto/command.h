@@ -59,6 +59,39 @@ enum cmd_type {
 	 * the window (ns)
 	 */
 	CMD_EVENT_PUBLISH = 30,
+	/*
+	 * subscriber slots and shakes (API.md §14.5, §14.6).  node and
+	 * incarnation are strings in value: str node id, str incarnation
+	 * (UUID); session ids are 36-byte UUIDs in key.
+	 */
+	/* scope, key = session id, value = node, incarnation.  Refused:
+	 * ST_SUBSCRIBER_LIMIT (usage, limit) or ST_SHAKE_BLOCKED */
+	CMD_SLOT_ACQUIRE = 31,
+	/* scope, key = session id, value = node, incarnation */
+	CMD_SLOT_RELEASE = 32,
+	/* value = node, incarnation: drops the node's other incarnations */
+	CMD_SLOT_RESET = 33,
+	/* scope, num = blocked until (ns) */
+	CMD_SHAKE_BEGIN = 34,
+	/* scope, value = u32 n, n * str node id: drops those nodes'
+	 * entries of the scope and lifts the block */
+	CMD_SHAKE_END = 35,
+	/* value = str node id: a removed node's entries go */
+	CMD_SLOT_DROP_NODE = 36,
+	/*
+	 * blobs (API.md §13); uploaded_at / tombstoned at = ts.
+	 * CMD_BLOB_PUT: scope, key, num = size, value = the metadata of
+	 * §13.5 other than key, scope and uploaded_at: str owner_uuid,
+	 * str node_id, str node_identity_uuid, u64 size, str hash (64
+	 * lowercase hex), str original_name, str content_type.  Refused, in
+	 * this order: ST_BLOB_TOMBSTONED, ST_KEY_EXISTS, ST_DISK_LIMIT.
+	 */
+	CMD_BLOB_PUT = 40,
+	/* scope, key: ST_NOT_FOUND when absent or already tombstoned */
+	CMD_BLOB_DELETE = 41,
+	/* value = u32 n (<= 1024), n * (str scope, bytes key): removes those
+	 * still tombstoned (GC, §13.7) */
+	CMD_BLOB_PURGE = 42,
 	CMD_TYPE_MAX
 };
 
@@ -95,6 +128,9 @@ enum cmd_status {
 	ST_ALIAS_NOT_FOUND = 15,
 	ST_API_KEY_NOT_FOUND = 16,
 	ST_EVENT_LIMIT = 17, /* events_emitted quota (§7.3) */
+	ST_BLOB_TOMBSTONED = 18,
+	ST_SUBSCRIBER_LIMIT = 19, /* usage and limit set */
+	ST_SHAKE_BLOCKED = 20, /* a shake blocks the scope's slots */
 };
 
 struct cmd_result {
@@ -118,6 +154,20 @@ enum read_op {
 	READ_ALIASES = 22, /* key = parent uuid: (uuid, token) oldest first */
 	READ_LIMITS = 23, /* scope: limits record, 4 * u64 usage */
 	READ_KEYS = 24, /* offset, limit: live keys in uuid order */
+	/*
+	 * blobs: GET answers bytes record (also for a tombstoned blob):
+	 * u8 state (0 live, 1 tombstoned), i64 uploaded_at, i64
+	 * tombstoned_at (0 when live), then the CMD_BLOB_PUT value fields
+	 */
+	READ_BLOB_GET = 30, /* key */
+	READ_BLOB_ITERATE = 31, /* as READ_KV_ITERATE, live blobs only */
+	/*
+	 * every blob of every scope, for repair: key = cursor (empty at the
+	 * start), limit <= 1000.  Result: u32 n, n * (str scope, bytes key,
+	 * bytes record as READ_BLOB_GET), then bytes next cursor (empty at
+	 * the end)
+	 */
+	READ_BLOB_SCAN = 32,
 };
 
 enum read_consistency {

@@ -95,6 +95,52 @@ enum msg_type {
 	 * events that left the bounded ring before apid fetched them.
 	 */
 	MSG_RAFT_EVENTS = 110,
+	/*
+	 * The applied-blob stream, blobd -> raftd on raftd.api, a long-poll
+	 * like MSG_RAFT_EVENTS.  req: u64 epoch, u64 after.  rep: u64 epoch,
+	 * u64 lost, u64 last, u32 n, n * (u64 seq, u8 kind (enum
+	 * blob_change), str scope, bytes key, u64 size, str hash, str
+	 * node_id).  PURGE has size 0 and empty hash and node; RESYNC (a
+	 * snapshot was installed) has every field empty.  blobd runs its
+	 * repair pass when lost > 0, when the epoch changes or on RESYNC.
+	 */
+	MSG_RAFT_BLOBS = 111,
+
+	/*
+	 * apid -> blobd (nng req/rep on blobd.api, blobd listens).  Every
+	 * reply starts with u16 status (enum blob_status).  apid keeps one
+	 * chunk request in flight per transfer (flow control); handles idle
+	 * for 60 s are dropped by blobd (an upload's temporary file with it).
+	 */
+	/* req: str scope, bytes key, u64 max_bytes (0 = no limit);
+	 * rep: status, u64 handle */
+	MSG_BLOB_UP_BEGIN = 300,
+	/* req: u64 handle, u64 offset (bytes written so far), bytes data
+	 * (<= BLOB_CHUNK_MAX); rep: status (BLOB_TOO_BIG past max_bytes,
+	 * the upload is then gone) */
+	MSG_BLOB_UP_CHUNK = 301,
+	/*
+	 * req: u64 handle, str owner_uuid, str original_name, str
+	 * content_type.  blobd fsyncs, proposes CMD_BLOB_PUT to raftd and
+	 * renames the file into place only when it applied with ST_OK,
+	 * else removes it.  rep: status, u64 size, str hash, then (status
+	 * BLOB_OK or BLOB_REFUSED) the cmd_result of the proposal
+	 */
+	MSG_BLOB_UP_COMMIT = 302,
+	/* req: u64 handle; rep: status.  The temporary file is removed. */
+	MSG_BLOB_UP_ABORT = 303,
+	/* req: str scope, bytes key, u64 size, str hash (the metadata's);
+	 * rep: status (BLOB_NOT_REPLICATED when the file is missing or of
+	 * another size: a fetch is queued), u64 handle */
+	MSG_BLOB_DOWN_OPEN = 310,
+	/* req: u64 handle, u64 offset, u32 len (<= BLOB_CHUNK_MAX);
+	 * rep: status, bytes data (short only at the end of the file) */
+	MSG_BLOB_DOWN_READ = 311,
+	/* req: u64 handle; rep: status */
+	MSG_BLOB_DOWN_CLOSE = 312,
+	/* req: empty; rep: status, str json {"blob_count","blob_bytes",
+	 * "replication_queue","fetches_running","uploads","downloads"} */
+	MSG_BLOB_STATUS = 320,
 
 	/*
 	 * raftd <-> raftd of another node (TCP on raft_binding, optionally
@@ -113,6 +159,27 @@ enum msg_type {
 	/* an opaque message of the raftd driver (read index requests and
 	 * answers, removal notices), at most TRANSPORT_CTL_MAX bytes */
 	MSG_PEER_CTL = 203,
+};
+
+enum blob_change {
+	BLOB_CHANGE_PUT = 1,
+	BLOB_CHANGE_PURGE = 2,
+	BLOB_CHANGE_RESYNC = 3,
+};
+
+/* largest data of one MSG_BLOB_UP_CHUNK / MSG_BLOB_DOWN_READ */
+#define BLOB_CHUNK_MAX (256 * 1024)
+
+enum blob_status {
+	BLOB_OK = 0,
+	BLOB_NOT_REPLICATED = 1, /* file missing or of the wrong size */
+	BLOB_TOO_BIG = 2, /* past max_bytes */
+	BLOB_NO_HANDLE = 3, /* unknown or expired handle */
+	BLOB_IO = 4, /* disk error (logged by blobd) */
+	BLOB_BUSY = 5, /* too many transfers open */
+	BLOB_BAD = 6, /* malformed request, bad offset */
+	BLOB_REFUSED = 7, /* the proposal applied with another status */
+	BLOB_RAFT = 8, /* the proposal failed: cmd_result says why */
 };
 
 enum member_op {
