@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apid/cluster_url.h"
+#include "common/cluster_url.h"
 #include "apid/server.h"
 #include "common/log.h"
 
@@ -86,7 +86,8 @@ join_url(
 	int len;
 
 	if (a->env->self == NULL ||
-	    curl_node_base(n, BIND_PRIVATE, a->tls, base, sizeof(base)) == -1)
+	    curl_node_base(n, CURL_BIND_PRIVATE, a->tls, base, sizeof(base)) ==
+		-1)
 		return -1;
 	curl_raft_address(a->env->self, addr, sizeof(addr));
 	pct_encode(eid, sizeof(eid), a->env->node_id);

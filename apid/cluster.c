@@ -10,7 +10,7 @@
 
 #include <json-c/json.h>
 
-#include "apid/cluster_url.h"
+#include "common/cluster_url.h"
 #include "apid/server.h"
 #include "common/log.h"
 #include "proto/msg.h"
@@ -322,10 +322,12 @@ cluster_node(struct areq *ar, const struct cfg_node *n, struct json_object *e)
 		json_object_object_add(
 		    o, "raft_address", json_object_new_string(buf));
 	}
-	if (curl_node_base(n, BIND_PUBLIC, ar->a->tls, buf, sizeof(buf)) == 0)
+	if (curl_node_base(n, CURL_BIND_PUBLIC, ar->a->tls, buf, sizeof(buf)) ==
+	    0)
 		json_object_object_add(
 		    o, "public_url", json_object_new_string(buf));
-	if (curl_node_base(n, BIND_PRIVATE, ar->a->tls, buf, sizeof(buf)) == 0)
+	if (curl_node_base(
+		n, CURL_BIND_PRIVATE, ar->a->tls, buf, sizeof(buf)) == 0)
 		json_object_object_add(
 		    o, "private_url", json_object_new_string(buf));
 	copy_member(o, e, "role");

@@ -13,8 +13,8 @@
 #include <event2/http.h>
 #include <json-c/json.h>
 
-#include "apid/cluster_url.h"
-#include "apid/http_client.h"
+#include "common/cluster_url.h"
+#include "common/http_client.h"
 #include "apid/routes.h"
 #include "apid/server.h"
 #include "common/log.h"
@@ -94,8 +94,8 @@ ctl_route(struct apid *a, const char *verb, struct json_object *args,
 	struct json_object *o;
 	int n;
 
-	if (curl_node_base(
-		a->env->self, BIND_PRIVATE, a->tls, base, sizeof(base)) == -1)
+	if (curl_node_base(a->env->self, CURL_BIND_PRIVATE, a->tls, base,
+		sizeof(base)) == -1)
 		return -1;
 	body[0] = '\0';
 	if (strcmp(verb, "join") == 0) {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "apid/cluster_url.h"
+#include "common/cluster_url.h"
 #include "apid/http_parse.h"
 #include "apid/metrics.h"
 #include "apid/server.h"
@@ -266,7 +266,7 @@ apid_redirect(struct areq *ar, const char *leader)
 	struct pbuf h, body;
 
 	if (n == NULL ||
-	    curl_location(n, (enum route_binding)req->binding, ar->a->tls,
+	    curl_location(n, (enum curl_binding)req->binding, ar->a->tls,
 		req->path, req->path_len, req->query, req->query_len, loc,
 		sizeof(loc)) == -1) {
 		apid_retry_error(ar, "NO_LEADER", "no leader known");

@@ -11,7 +11,7 @@
 
 #include "apid/client_ip.h"
 #include "apid/conn.h"
-#include "apid/http_client.h"
+#include "common/http_client.h"
 #include "apid/json_body.h"
 #include "apid/ratelimit.h"
 #include "apid/routes.h"

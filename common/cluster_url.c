@@ -2,12 +2,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "apid/cluster_url.h"
+#include "common/cluster_url.h"
 
 static const struct cfg_addr *
-node_binding(const struct cfg_node *n, enum route_binding b)
+node_binding(const struct cfg_node *n, enum curl_binding b)
 {
-	return b == BIND_PUBLIC ? &n->public_binding : &n->private_binding;
+	return b == CURL_BIND_PUBLIC ? &n->public_binding : &n->private_binding;
 }
 
 static int
@@ -21,7 +21,7 @@ host_port(const char *host, bool v6, unsigned port, char *out, size_t outlen)
 }
 
 int
-curl_node_base(const struct cfg_node *n, enum route_binding b, bool tls,
+curl_node_base(const struct cfg_node *n, enum curl_binding b, bool tls,
     char *out, size_t outlen)
 {
 	const struct cfg_addr *a = node_binding(n, b);
@@ -39,7 +39,7 @@ curl_node_base(const struct cfg_node *n, enum route_binding b, bool tls,
 }
 
 int
-curl_location(const struct cfg_node *n, enum route_binding b, bool tls,
+curl_location(const struct cfg_node *n, enum curl_binding b, bool tls,
     const char *path, size_t path_len, const char *query, size_t query_len,
     char *out, size_t outlen)
 {

@@ -3,14 +3,19 @@
  * of a node's binding, the Location of a redirect, a node's Raft address,
  * and the checks of join's query parameters.  Pure: unit-tested alone.
  */
-#ifndef APID_CLUSTER_URL_H
-#define APID_CLUSTER_URL_H
+#ifndef COMMON_CLUSTER_URL_H
+#define COMMON_CLUSTER_URL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "apid/routes.h"
 #include "common/config.h"
+
+/* which of a node's two HTTP bindings (values match apid's route_binding) */
+enum curl_binding {
+	CURL_BIND_PUBLIC = 0,
+	CURL_BIND_PRIVATE = 1,
+};
 
 /* "<scheme>://<host>:<port>"; room for any configured node */
 #define CURL_BASE_MAX (CFG_HOST_MAX + 32)
@@ -22,7 +27,7 @@
  * when set, else the binding's host (IPv6 in brackets).  -1 when it does
  * not fit.
  */
-int curl_node_base(const struct cfg_node *, enum route_binding, bool tls,
+int curl_node_base(const struct cfg_node *, enum curl_binding, bool tls,
     char *out, size_t outlen);
 
 /*
@@ -30,7 +35,7 @@ int curl_node_base(const struct cfg_node *, enum route_binding, bool tls,
  * byte ('?' only when the request had one: query != NULL).  -1 when it
  * does not fit.
  */
-int curl_location(const struct cfg_node *, enum route_binding, bool tls,
+int curl_location(const struct cfg_node *, enum curl_binding, bool tls,
     const char *path, size_t path_len, const char *query, size_t query_len,
     char *out, size_t outlen);
 

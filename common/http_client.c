@@ -23,8 +23,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "apid/cluster_url.h"
-#include "apid/http_client.h"
+#include "common/cluster_url.h"
+#include "common/http_client.h"
 #include "common/log.h"
 
 struct hcall {

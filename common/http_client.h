@@ -5,8 +5,8 @@
  * client_skip_verify, an overall deadline, redirects followed through
  * Location up to a bound, bounded response bodies.
  */
-#ifndef APID_HTTP_CLIENT_H
-#define APID_HTTP_CLIENT_H
+#ifndef COMMON_HTTP_CLIENT_H
+#define COMMON_HTTP_CLIENT_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -26,8 +26,8 @@
 #include <json-c/json.h>
 
 #include "apid/client_ip.h"
-#include "apid/cluster_url.h"
-#include "apid/http_client.h"
+#include "common/cluster_url.h"
+#include "common/http_client.h"
 #include "apid/http_parse.h"
 #include "apid/json_body.h"
 #include "apid/ratelimit.h"
@@ -749,7 +749,7 @@ cluster_teardown(void)
 }
 
 static const char *
-loc(const char *node, enum route_binding b, bool tls, const char *path,
+loc(const char *node, enum curl_binding b, bool tls, const char *path,
     const char *query)
 {
 	static char out[512];
@@ -764,17 +764,17 @@ loc(const char *node, enum route_binding b, bool tls, const char *path,
 
 START_TEST(location_binding_kind)
 {
-	ck_assert_str_eq(
-	    loc("node0", BIND_PUBLIC, false, "/db/api/v1/set", "a=1%2B2&b"),
+	ck_assert_str_eq(loc("node0", CURL_BIND_PUBLIC, false, "/db/api/v1/set",
+			     "a=1%2B2&b"),
 	    "http://127.0.0.1:8080/db/api/v1/set?a=1%2B2&b");
 	ck_assert_str_eq(
-	    loc("node0", BIND_PRIVATE, false, "/db/api/v1/join", "x=1"),
+	    loc("node0", CURL_BIND_PRIVATE, false, "/db/api/v1/join", "x=1"),
 	    "http://127.0.0.1:8081/db/api/v1/join?x=1");
 	ck_assert_str_eq(
-	    loc("node0", BIND_PUBLIC, true, "/db/api/v1/bump", NULL),
+	    loc("node0", CURL_BIND_PUBLIC, true, "/db/api/v1/bump", NULL),
 	    "https://127.0.0.1:8080/db/api/v1/bump");
 	/* a request that ended in '?' keeps it */
-	ck_assert_str_eq(loc("node0", BIND_PUBLIC, false, "/p", ""),
+	ck_assert_str_eq(loc("node0", CURL_BIND_PUBLIC, false, "/p", ""),
 	    "http://127.0.0.1:8080/p?");
 }
 END_TEST
@@ -782,15 +782,15 @@ END_TEST
 START_TEST(location_ipv6_and_domain)
 {
 	ck_assert_str_eq(
-	    loc("node1", BIND_PUBLIC, false, "/db/api/v1/set", NULL),
+	    loc("node1", CURL_BIND_PUBLIC, false, "/db/api/v1/set", NULL),
 	    "http://[::1]:8082/db/api/v1/set");
-	ck_assert_str_eq(loc("node1", BIND_PRIVATE, true, "/x", "q=%5B"),
+	ck_assert_str_eq(loc("node1", CURL_BIND_PRIVATE, true, "/x", "q=%5B"),
 	    "https://[::1]:8083/x?q=%5B");
 	/* client_domain replaces the host, the binding gives the port */
 	ck_assert_str_eq(
-	    loc("node2", BIND_PUBLIC, true, "/db/api/v1/set", NULL),
+	    loc("node2", CURL_BIND_PUBLIC, true, "/db/api/v1/set", NULL),
 	    "https://node2.example.net:8084/db/api/v1/set");
-	ck_assert_str_eq(loc("node2", BIND_PRIVATE, false, "/j", "a=b"),
+	ck_assert_str_eq(loc("node2", CURL_BIND_PRIVATE, false, "/j", "a=b"),
 	    "http://node2.example.net:8085/j?a=b");
 }
 END_TEST
@@ -801,15 +801,15 @@ START_TEST(location_bounded)
 	char small[32], base[CURL_BASE_MAX];
 
 	/* "http://127.0.0.1:8080" is 21 bytes: the path must fit too */
-	ck_assert_int_eq(curl_location(n, BIND_PUBLIC, false, "/0123456789", 11,
-			     NULL, 0, small, sizeof(small)),
+	ck_assert_int_eq(curl_location(n, CURL_BIND_PUBLIC, false,
+			     "/0123456789", 11, NULL, 0, small, sizeof(small)),
 	    -1);
-	ck_assert_int_eq(curl_location(n, BIND_PUBLIC, false, "/012345678", 10,
-			     NULL, 0, small, sizeof(small)),
+	ck_assert_int_eq(curl_location(n, CURL_BIND_PUBLIC, false, "/012345678",
+			     10, NULL, 0, small, sizeof(small)),
 	    0);
 	ck_assert_str_eq(small, "http://127.0.0.1:8080/012345678");
 	ck_assert_int_eq(
-	    curl_node_base(n, BIND_PRIVATE, true, base, sizeof(base)), 0);
+	    curl_node_base(n, CURL_BIND_PRIVATE, true, base, sizeof(base)), 0);
 	ck_assert_str_eq(base, "https://127.0.0.1:8081");
 }
 END_TEST
