@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 cc=${FUZZ_CC:-clang}
-all="proto raft_wire token config json_body http_query"
+all="proto raft_wire token config json_body http_query multipart"
 targets=${*:-$all}
 
 case $secs in
@@ -33,6 +33,7 @@ srcs_config="common/config.c common/config_yaml.c common/config_value.c
 libs_config="-lyaml -lcrypto -lssl -lm"
 srcs_json_body="apid/json_body.c apid/http_parse.c proto/codec.c"
 srcs_http_query="apid/http_parse.c apid/routes.c proto/codec.c"
+srcs_multipart="apid/multipart.c"
 
 # stack traces for undefined-behaviour reports too
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
