@@ -7,6 +7,7 @@
 #include "apid/events_hub.h"
 #include "apid/http_parse.h"
 #include "apid/server.h"
+#include "apid/slots.h"
 #include "apid/tls.h"
 #include "common/log.h"
 
@@ -126,6 +127,7 @@ apid_start(struct role_env *env)
 	apid_autojoin_start(a);
 	apid_leader_start(a);
 	apid_events_start(a);
+	apid_slots_start(a);
 	apid_ops_start(a);
 	log_info("apid: serving%s", env->tls_cert_pem ? " over TLS" : "");
 	return 0;
@@ -152,14 +154,16 @@ apid_status(struct role_env *env)
 	rc = asprintf(&s,
 	    "{\"connections\":%zu,\"active_requests\":%zu,"
 	    "\"requests\":%llu,\"raft_connected\":%s,\"stopping\":%s,"
-	    "\"leader\":%.*s,\"joining\":%s}",
+	    "\"leader\":%.*s,\"joining\":%s,\"ws_sessions\":%zu,"
+	    "\"slot_calls_pending\":%zu}",
 	    http_server_conns(a->http), http_server_active(a->http),
 	    (unsigned long long)a->requests, a->raft ? "true" : "false",
 	    a->stopping ? "true" : "false", (int)leader.len,
 	    (const char *)leader.data,
 	    a->join_call != NULL || evtimer_pending(a->join_timer, NULL)
 		? "true"
-		: "false");
+		: "false",
+	    apid_events_active(), apid_slots_pending());
 	pb_free(&leader);
 	return rc == -1 ? NULL : s;
 }
@@ -196,6 +200,7 @@ apid_stop(struct role_env *env)
 	a->stopping = true;
 	apid_autojoin_stop(a);
 	apid_events_stop(a);
+	apid_slots_stop();
 	a->stop_deadline_ms = http_now_ms() + APID_STOP_WAIT_MS;
 	http_server_drain(a->http);
 	a->stop_timer = evtimer_new(env->base, apid_stop_poll, a);

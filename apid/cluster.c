@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "apid/slots.h"
 #include "common/cluster_url.h"
 #include "apid/server.h"
 #include "common/log.h"
@@ -138,9 +139,10 @@ member_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 {
 	struct json_object *o;
 	const uint8_t *s;
+	const char *id;
 	struct pread r;
 	uint16_t st;
-	size_t slen;
+	size_t slen, idlen;
 
 	if (err == ETIMEDOUT) {
 		member_timeout(ar);
@@ -158,6 +160,10 @@ member_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 	o = json_parse_bytes(s, slen);
 	switch (st) {
 	case MEMBER_OK:
+		/* a removed node's subscriber slots go with it (§14.5) */
+		if (ar->route->id == R_ADMIN_CLUSTER_REMOVE &&
+		    jb_string(&ar->doc, "node_id", &id, &idlen) == 1)
+			apid_slots_drop_node(id);
 		member_ok(ar, o);
 		break;
 	case MEMBER_NOT_LEADER:

@@ -11,6 +11,7 @@
 #include "apid/data_req.h"
 #include "apid/events.h"
 #include "apid/server.h"
+#include "apid/slots.h"
 #include "common/log.h"
 #include "proto/msg.h"
 
@@ -122,6 +123,13 @@ apid_events_handler(enum route_id id)
 		return publish_begin;
 	case R_EVENTS_SUBSCRIBE:
 		return apid_events_subscribe;
+	case R_EVENTS_PURGE:
+	case R_EVENTS_SHAKE:
+		return apid_events_admin_handler(id);
+	case R_INTERNAL_REQUEST_SLOT:
+		return apid_slots_request_route;
+	case R_INTERNAL_RELEASE_SLOT:
+		return apid_slots_release_route;
 	default:
 		return NULL;
 	}

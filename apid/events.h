@@ -10,6 +10,8 @@
 
 /* subscribe (events_subscribe.c) */
 void apid_events_subscribe(struct areq *);
+/* events/purge and events/shake (events_shake.c) */
+apid_handler apid_events_admin_handler(enum route_id);
 /* node stopping: every session closes with 1001 */
 void apid_events_stop(struct apid *);
 

@@ -15,6 +15,7 @@
 
 #include "apid/events.h"
 #include "apid/events_hub.h"
+#include "apid/slots.h"
 #include "apid/ws.h"
 #include "common/log.h"
 #include "proto/msg.h"
@@ -28,6 +29,11 @@ struct sub {
 	char scope[CMD_SCOPE_MAX + 1];
 	uint8_t *topic;
 	size_t topic_len;
+	char session[CRYPTO_UUID_LEN + 1];
+	/* the credential's keys: a deletion of either ends the session */
+	char key_uuid[CRYPTO_UUID_LEN + 1];
+	char alias_uuid[CRYPTO_UUID_LEN + 1];
+	bool slot_held;
 };
 
 static struct hub {
@@ -39,6 +45,8 @@ static struct hub {
 	uint64_t last;
 	uint64_t lost;
 	struct event *retry;
+	size_t active; /* upgraded sessions */
+	uint64_t closed[WS_END_REASONS];
 } hub;
 
 static void stream_issue(void);
@@ -80,11 +88,30 @@ dispatch(const char *scope, const uint8_t *topic, size_t tlen,
 	pb_free(&frame);
 }
 
+/* closes the sessions of a deleted key (kind KEY_DELETED) or alias */
+static void
+close_deleted(uint8_t kind, const uint8_t *uuid, size_t len)
+{
+	struct sub *s, *next;
+	const char *mine;
+
+	for (s = TAILQ_FIRST(&hub.subs); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		mine = kind == EVENT_KIND_KEY_DELETED ? s->key_uuid
+						      : s->alias_uuid;
+		if (s->ws == NULL || mine[0] == '\0' || strlen(mine) != len ||
+		    memcmp(mine, uuid, len) != 0)
+			continue;
+		ws_session_close(s->ws, WS_CLOSE_POLICY);
+	}
+}
+
 /* 0, or -1 when the answer is malformed */
 static int
 stream_apply(const uint8_t *p, size_t len, bool deliver)
 {
 	uint64_t epoch, lost, last, seq, at;
+	uint8_t kind;
 	const uint8_t *scope, *topic, *data;
 	size_t slen, tlen, dlen;
 	char sc[CMD_SCOPE_MAX + 1];
@@ -96,7 +123,8 @@ stream_apply(const uint8_t *p, size_t len, bool deliver)
 	    pr_get_u64(&r, &last) == -1 || pr_get_u32(&r, &n) == -1)
 		return -1;
 	for (uint32_t i = 0; i < n; i++) {
-		if (pr_get_u64(&r, &seq) == -1 || pr_get_u64(&r, &at) == -1 ||
+		if (pr_get_u64(&r, &seq) == -1 || pr_get_u8(&r, &kind) == -1 ||
+		    pr_get_u64(&r, &at) == -1 ||
 		    pr_get_bytes(&r, &scope, &slen) == -1 ||
 		    pr_get_bytes(&r, &topic, &tlen) == -1 ||
 		    pr_get_bytes(&r, &data, &dlen) == -1 ||
@@ -104,7 +132,11 @@ stream_apply(const uint8_t *p, size_t len, bool deliver)
 			return -1;
 		memcpy(sc, scope, slen);
 		sc[slen] = '\0';
-		if (deliver)
+		/* deletions count even before the first placing answer */
+		if (kind == EVENT_KIND_KEY_DELETED ||
+		    kind == EVENT_KIND_ALIAS_DELETED)
+			close_deleted(kind, topic, tlen);
+		else if (deliver)
 			dispatch(sc, topic, tlen, data, dlen, (int64_t)at);
 	}
 	if (pr_end(&r) == -1)
@@ -215,23 +247,34 @@ sub_free(struct sub *s)
 }
 
 static void
-session_closed(struct ws_session *ws, void *arg)
+session_closed(struct ws_session *ws, enum ws_end_reason why, void *arg)
 {
 	struct sub *s = arg;
 
 	(void)ws;
+	hub.active--;
+	hub.closed[why < WS_END_REASONS ? why : WS_END_ERROR]++;
+	if (s->slot_held)
+		apid_slot_release(s->scope, s->session);
 	sub_free(s);
 }
 
 struct sub *
-apid_events_sub_new(const char *scope, const char *topic, size_t tlen)
+apid_events_sub_new(const struct identity *id, const char *topic, size_t tlen)
 {
 	struct sub *s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->topic = malloc(tlen)) == NULL)
 		fatal("%s", __func__);
-	snprintf(s->scope, sizeof(s->scope), "%s", scope);
+	if (crypto_uuid4(s->session) == -1)
+		fatalx("%s: no session id", __func__);
+	snprintf(s->scope, sizeof(s->scope), "%s", id->scope);
+	if (!id->root)
+		snprintf(s->key_uuid, sizeof(s->key_uuid), "%s", id->key_uuid);
+	if (id->alias)
+		snprintf(
+		    s->alias_uuid, sizeof(s->alias_uuid), "%s", id->alias_uuid);
 	memcpy(s->topic, topic, tlen);
 	s->topic_len = tlen;
 	TAILQ_INSERT_TAIL(&hub.subs, s, entry);
@@ -244,6 +287,63 @@ apid_events_sub_upgraded(struct bufferevent *bev, void *arg)
 {
 	struct sub *s = arg;
 
+	hub.active++;
 	s->ws = ws_session_new(hub.a->env->base, bev,
 	    (size_t)hub.a->env->cfg.sessions_send_queue, session_closed, s);
+}
+
+const char *
+apid_events_sub_session(const struct sub *s)
+{
+	return s->session;
+}
+
+const char *
+apid_events_sub_scope(const struct sub *s)
+{
+	return s->scope;
+}
+
+void
+apid_events_sub_slot(struct sub *s)
+{
+	s->slot_held = true;
+}
+
+void
+apid_events_sub_drop(struct sub *s)
+{
+	if (s->ws != NULL)
+		fatalx("%s: the session runs", __func__);
+	if (s->slot_held)
+		apid_slot_release(s->scope, s->session);
+	sub_free(s);
+}
+
+size_t
+apid_events_purge(const char *scope)
+{
+	struct sub *s, *next;
+	size_t n = 0;
+
+	for (s = TAILQ_FIRST(&hub.subs); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->ws == NULL || strcmp(s->scope, scope) != 0)
+			continue;
+		n++;
+		ws_session_close(s->ws, WS_CLOSE_PURGED);
+	}
+	return n;
+}
+
+size_t
+apid_events_active(void)
+{
+	return hub.active;
+}
+
+uint64_t
+apid_events_closed(enum ws_end_reason why)
+{
+	return why < WS_END_REASONS ? hub.closed[why] : 0;
 }

@@ -1,16 +1,15 @@
 /*
  * GET /metrics.  Metrics of §19.2 whose subsystem does not exist yet are
- * left out rather than reported as zero: insidb_ws_sessions_active and
- * insidb_ws_sessions_closed_total (no WebSocket sessions),
- * insidb_blob_replication_queue (no blob replication) and
- * insidb_raft_fsync_duration_seconds (the log writer does not time its
- * fsyncs yet).
+ * left out rather than reported as zero: insidb_blob_replication_queue
+ * (no blob replication) and insidb_raft_fsync_duration_seconds (the log
+ * writer does not time its fsyncs yet).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "apid/events_hub.h"
 #include "apid/metrics.h"
 #include "apid/metrics_text.h"
 #include "common/log.h"
@@ -168,6 +167,23 @@ put_ops(struct pbuf *b, const struct apid *a)
 }
 
 static void
+put_ws(struct pbuf *b)
+{
+	const char *labels[3] = { "reason", NULL, NULL };
+
+	put_gauge(b, "insidb_ws_sessions_active",
+	    "WebSocket event sessions open on this node.",
+	    (int64_t)apid_events_active());
+	metrics_family(b, "insidb_ws_sessions_closed_total", "counter",
+	    "WebSocket event sessions ended, by reason.");
+	for (int r = 0; r < WS_END_REASONS; r++) {
+		labels[1] = ws_end_reason_name((enum ws_end_reason)r);
+		metrics_sample_u64(b, "insidb_ws_sessions_closed_total", labels,
+		    apid_events_closed((enum ws_end_reason)r));
+	}
+}
+
+static void
 status_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 {
 	struct json_object *st = NULL;
@@ -200,6 +216,7 @@ status_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 	if (st != NULL)
 		put_raft(&b, st, ar->a->env->node_id);
 	put_ops(&b, ar->a);
+	put_ws(&b);
 	json_object_put(st);
 	if (b.err) {
 		pb_free(&b);

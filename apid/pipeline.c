@@ -345,6 +345,15 @@ apid_cmd_error(struct areq *ar, const struct cmd_result *res)
 	case ST_NO_LEADER:
 		apid_retry_error(ar, "NO_LEADER", "no leader known");
 		break;
+	case ST_SUBSCRIBER_LIMIT:
+		apid_error(ar, 503, "SUBSCRIBER_LIMIT_EXCEEDED", NULL,
+		    "the scope's subscriber limit is reached");
+		break;
+	case ST_SHAKE_BLOCKED:
+		/* slots.c tells this refusal apart by the word "shake" */
+		apid_retry_error(ar, "SUBSCRIBER_LIMIT_EXCEEDED",
+		    "a shake of the scope is in progress");
+		break;
 	case ST_COMMIT_UNKNOWN:
 		apid_retry_error(ar, "COMMIT_UNKNOWN",
 		    "the write was not confirmed in time; it may still apply");

@@ -29,8 +29,52 @@ struct ws_session {
 	int64_t last_rx_ms;
 	int64_t last_ping_ms;
 	int64_t close_deadline_ms; /* 0: no close sent */
+	/* set when the session ends without a close frame of ours */
+	enum ws_end_reason why;
+	bool why_set;
 	bool ended;
 };
+
+const char *
+ws_end_reason_name(enum ws_end_reason r)
+{
+	static const char *const names[WS_END_REASONS] = { "client", "purge",
+		"slow_consumer", "write_timeout", "pong_timeout", "too_big",
+		"key_deleted", "shutdown", "error" };
+
+	return r < WS_END_REASONS ? names[r] : "error";
+}
+
+/* the reason of a close frame we sent */
+static enum ws_end_reason
+reason_of_code(uint16_t code)
+{
+	switch (code) {
+	case WS_CLOSE_NORMAL:
+		return WS_END_CLIENT; /* our reply to the client's close */
+	case WS_CLOSE_GOING_AWAY:
+		return WS_END_SHUTDOWN;
+	case WS_CLOSE_POLICY:
+		return WS_END_KEY_DELETED;
+	case WS_CLOSE_TOO_BIG:
+		return WS_END_TOO_BIG;
+	case WS_CLOSE_TRY_AGAIN:
+		return WS_END_SLOW_CONSUMER;
+	case WS_CLOSE_PURGED:
+		return WS_END_PURGE;
+	default:
+		return WS_END_ERROR;
+	}
+}
+
+static void
+ws_why(struct ws_session *s, enum ws_end_reason r)
+{
+	if (!s->why_set) {
+		s->why = r;
+		s->why_set = true;
+	}
+}
 
 static int64_t
 ws_now_ms(void)
@@ -44,10 +88,18 @@ ws_now_ms(void)
 static void
 ws_end(struct ws_session *s)
 {
+	enum ws_end_reason r;
+
 	if (s->ended)
 		return;
 	s->ended = true;
-	s->on_closed(s, s->arg);
+	if (wslay_event_get_close_sent(s->ctx))
+		r = reason_of_code(wslay_event_get_status_code_sent(s->ctx));
+	else if (s->why_set)
+		r = s->why;
+	else
+		r = WS_END_ERROR;
+	s->on_closed(s, r, s->arg);
 	event_free(s->timer);
 	wslay_event_context_free(s->ctx);
 	bufferevent_free(s->bev);
@@ -109,6 +161,7 @@ ws_msg_cb(wslay_event_context_ptr ctx,
 	/* messages within the limit are ignored; wslay answers pings */
 	if (arg->opcode == WSLAY_CONNECTION_CLOSE &&
 	    !wslay_event_get_close_sent(ctx)) {
+		ws_why(s, WS_END_CLIENT);
 		wslay_event_queue_close(ctx, WS_CLOSE_NORMAL, NULL, 0);
 		s->close_deadline_ms = ws_now_ms() + WS_CLOSE_WAIT_MS;
 	}
@@ -151,8 +204,11 @@ static void
 ws_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	(void)bev;
-	(void)what;
 	/* EOF, error, or a frame not written within 10 s: close TCP */
+	if (what & BEV_EVENT_TIMEOUT)
+		ws_why(arg, WS_END_WRITE_TIMEOUT);
+	else if (what & BEV_EVENT_EOF)
+		ws_why(arg, WS_END_CLIENT);
 	ws_end(arg);
 }
 
@@ -167,6 +223,7 @@ ws_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (now - s->last_rx_ms >= WS_SILENCE_MS ||
 	    (s->close_deadline_ms != 0 && now >= s->close_deadline_ms)) {
+		ws_why(s, WS_END_PONG_TIMEOUT);
 		ws_end(s);
 		return;
 	}

@@ -24,12 +24,33 @@
 
 #define WS_CLOSE_NORMAL 1000
 #define WS_CLOSE_GOING_AWAY 1001
+#define WS_CLOSE_POLICY 1008
 #define WS_CLOSE_TOO_BIG 1009
+#define WS_CLOSE_INTERNAL 1011
 #define WS_CLOSE_TRY_AGAIN 1013
+#define WS_CLOSE_PURGED 4000
+
+/* why a session ended: the `reason` label of §19.2, in its order */
+enum ws_end_reason {
+	WS_END_CLIENT = 0, /* the client closed (frame or TCP) */
+	WS_END_PURGE,
+	WS_END_SLOW_CONSUMER,
+	WS_END_WRITE_TIMEOUT,
+	WS_END_PONG_TIMEOUT,
+	WS_END_TOO_BIG,
+	WS_END_KEY_DELETED,
+	WS_END_SHUTDOWN,
+	WS_END_ERROR,
+	WS_END_REASONS
+};
+
+/* the label value of a reason */
+const char *ws_end_reason_name(enum ws_end_reason);
 
 struct ws_session;
 /* the session ends: called once, right before it is freed */
-typedef void (*ws_closed_cb)(struct ws_session *, void *arg);
+typedef void (*ws_closed_cb)(
+    struct ws_session *, enum ws_end_reason, void *arg);
 
 struct ws_session *ws_session_new(struct event_base *, struct bufferevent *,
     size_t queue_max, ws_closed_cb, void *arg);

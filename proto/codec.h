@@ -35,6 +35,8 @@ void pb_reset(struct pbuf *);
 uint8_t *pb_steal(struct pbuf *, size_t *lenp);
 int pb_reserve(struct pbuf *, size_t);
 void pb_add_raw(struct pbuf *, const void *, size_t);
+/* a string literal, without its NUL ("" s refuses anything else) */
+#define pb_add_lit(b, s) pb_add_raw((b), "" s, sizeof(s) - 1)
 void pb_add_u8(struct pbuf *, uint8_t);
 void pb_add_u16(struct pbuf *, uint16_t);
 void pb_add_u32(struct pbuf *, uint32_t);

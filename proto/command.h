@@ -69,14 +69,16 @@ enum cmd_type {
 	CMD_SLOT_ACQUIRE = 31,
 	/* scope, key = session id, value = node, incarnation */
 	CMD_SLOT_RELEASE = 32,
-	/* value = node, incarnation: drops the node's other incarnations */
+	/* value = node, incarnation: drops the node's other incarnations;
+	 * scope = root_prefix (the command needs a scope, it has none) */
 	CMD_SLOT_RESET = 33,
-	/* scope, num = blocked until (ns) */
+	/* scope, num = ms from ts the scope's slot requests are refused
+	 * (1 .. 60000) */
 	CMD_SHAKE_BEGIN = 34,
 	/* scope, value = u32 n, n * str node id: drops those nodes'
 	 * entries of the scope and lifts the block */
 	CMD_SHAKE_END = 35,
-	/* value = str node id: a removed node's entries go */
+	/* value = str node id: a removed node's entries go; scope as reset */
 	CMD_SLOT_DROP_NODE = 36,
 	/*
 	 * blobs (API.md §13); uploaded_at / tombstoned at = ts.

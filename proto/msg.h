@@ -87,12 +87,15 @@ enum msg_type {
 	 * this channel so that nothing is dropped between the processes.
 	 * req: u64 epoch (0 = none yet), u64 after (last seq seen).
 	 * rep: u64 epoch, u64 lost, u64 last (seq covered: the next request
-	 * asks after it), u32 n, n * (u64 seq, i64 emitted_at (ns), str
-	 * scope, bytes topic, bytes data).  raftd answers when it holds
-	 * events after `after`, at once when the epoch differs (raftd
-	 * restarted: from its oldest event), or after 1 s with n = 0.
-	 * Events older than events.replay_window are left out; lost counts
-	 * events that left the bounded ring before apid fetched them.
+	 * asks after it), u32 n, n * (u64 seq, u8 kind (enum event_kind),
+	 * i64 emitted_at (ns), str scope, bytes topic, bytes data).  A
+	 * deletion (KEY_DELETED, ALIAS_DELETED) carries the deleted uuid as
+	 * topic and no data; it is never held back by the replay window.
+	 * raftd answers when it holds events after `after`, at once when
+	 * the epoch differs (raftd restarted: from its oldest event), or
+	 * after 1 s with n = 0.  Events older than events.replay_window are
+	 * left out; lost counts events that left the bounded ring before
+	 * apid fetched them.
 	 */
 	MSG_RAFT_EVENTS = 110,
 	/*
@@ -159,6 +162,12 @@ enum msg_type {
 	/* an opaque message of the raftd driver (read index requests and
 	 * answers, removal notices), at most TRANSPORT_CTL_MAX bytes */
 	MSG_PEER_CTL = 203,
+};
+
+enum event_kind {
+	EVENT_KIND_PUBLISH = 0,
+	EVENT_KIND_KEY_DELETED = 1,
+	EVENT_KIND_ALIAS_DELETED = 2,
 };
 
 enum blob_change {

@@ -1,5 +1,6 @@
 /*
- * The ring of accepted publishes and the MSG_RAFT_EVENTS long-poll.
+ * The ring of accepted publishes (and of key and alias deletions, which
+ * end their sessions) and the MSG_RAFT_EVENTS long-poll.
  * Sequence numbers start at 1 in each raftd process under a random epoch;
  * a request naming another epoch (apid or raftd restarted) starts from
  * the oldest event held, and the replay window keeps old events out.
@@ -20,6 +21,7 @@
 
 struct rev {
 	uint64_t seq;
+	uint8_t kind; /* enum event_kind */
 	int64_t emitted_at;
 	char scope[CMD_SCOPE_MAX + 1];
 	uint8_t *topic;
@@ -129,8 +131,8 @@ ring_first_after(const struct raftd_events *ev, uint64_t after)
 
 /*
  * rep: u64 epoch, u64 lost (events after `after` no longer held), u64
- * last seq covered, u32 n, n * (u64 seq, i64 emitted_at, str scope,
- * bytes topic, bytes data)
+ * last seq covered, u32 n, n * (u64 seq, u8 kind, i64 emitted_at, str
+ * scope, bytes topic, bytes data)
  */
 static void
 events_reply(struct raftd_events *ev, struct ipc_rctx *rctx, uint64_t after)
@@ -154,10 +156,12 @@ events_reply(struct raftd_events *ev, struct ipc_rctx *rctx, uint64_t after)
 			break;
 		last = e->seq;
 		/* older than the replay window: never delivered */
-		if (now - e->emitted_at > ev->replay_window_ns)
+		if (e->kind == EVENT_KIND_PUBLISH &&
+		    now - e->emitted_at > ev->replay_window_ns)
 			continue;
 		budget += e->topic_len + e->data_len;
 		pb_add_u64(&items, e->seq);
+		pb_add_u8(&items, e->kind);
 		pb_add_u64(&items, (uint64_t)e->emitted_at);
 		pb_add_str(&items, e->scope);
 		pb_add_bytes(&items, e->topic, e->topic_len);
@@ -189,15 +193,35 @@ raftd_events_applied(struct raftd_events *ev, const uint8_t *p, size_t len)
 {
 	struct cmd c;
 	struct rev *e;
+	uint8_t kind;
 
-	if (cmd_decode(p, len, &c) == -1 || c.type != CMD_EVENT_PUBLISH)
+	if (cmd_decode(p, len, &c) == -1)
 		return;
+	switch (c.type) {
+	case CMD_EVENT_PUBLISH:
+		kind = EVENT_KIND_PUBLISH;
+		break;
+	case CMD_KEY_TOMBSTONE:
+		kind = EVENT_KIND_KEY_DELETED;
+		break;
+	case CMD_ALIAS_DELETE:
+		kind = EVENT_KIND_ALIAS_DELETED;
+		break;
+	default:
+		return;
+	}
+	if (kind != EVENT_KIND_PUBLISH) {
+		/* the deleted uuid travels as the topic, without data */
+		c.value = NULL;
+		c.value_len = 0;
+	}
 	while (ev->n > 0 &&
 	    (ev->n == RAFTD_EVENTS_RING ||
 		ev->bytes + c.key_len + c.value_len > RAFTD_EVENTS_RING_BYTES))
 		ring_drop_oldest(ev);
 	e = &ev->ring[(ev->head + ev->n) % RAFTD_EVENTS_RING];
 	e->seq = ev->next_seq++;
+	e->kind = kind;
 	e->emitted_at = c.ts;
 	memcpy(e->scope, c.scope, sizeof(e->scope));
 	e->topic = dup_bytes(c.key, c.key_len);
