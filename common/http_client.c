@@ -25,48 +25,8 @@
 
 #include "common/cluster_url.h"
 #include "common/http_client.h"
+#include "common/http_client_impl.h"
 #include "common/log.h"
-
-struct hcall {
-	struct hclient *hc;
-	TAILQ_ENTRY(hcall) link;
-	enum evhttp_cmd_type cmd;
-	char *url;
-	char *bearer;
-	char *ctype;
-	void *body;
-	size_t body_len;
-	int redirects_left;
-	hclient_cb cb;
-	void *arg;
-	struct evhttp_connection *evcon;
-	struct event *deadline;
-	struct event *kick;
-	int err; /* from the request's error callback */
-	const char *tls_error;
-	bool sending; /* inside evhttp_make_request */
-	bool failed_inline; /* evhttp failed the request meanwhile */
-	bool done;
-};
-
-TAILQ_HEAD(hcall_list, hcall);
-
-/* a connection that finished inside its own callback */
-struct dead_conn {
-	struct evhttp_connection *evcon;
-	TAILQ_ENTRY(dead_conn) link;
-};
-
-TAILQ_HEAD(dead_list, dead_conn);
-
-struct hclient {
-	struct event_base *base;
-	SSL_CTX *ssl; /* NULL without TLS */
-	bool skip_verify;
-	struct hcall_list calls;
-	struct dead_list dead;
-	struct event *reap;
-};
 
 static void reap_cb(evutil_socket_t, short, void *);
 
@@ -163,12 +123,16 @@ evcon_free_later(struct hclient *hc, struct evhttp_connection *evcon)
 	event_active(hc->reap, EV_TIMEOUT, 0);
 }
 
-static void
-call_free(struct hcall *c)
+void
+hclient_call_free(struct hcall *c)
 {
 	TAILQ_REMOVE(&c->hc->calls, c, link);
-	event_free(c->deadline);
-	event_free(c->kick);
+	if (c->st != NULL)
+		hstream_free(c->st);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	if (c->kick != NULL)
+		event_free(c->kick);
 	free(c->url);
 	if (c->bearer != NULL) {
 		explicit_bzero(c->bearer, strlen(c->bearer));
@@ -196,7 +160,7 @@ call_finish(
 	r.tls_error = c->tls_error;
 	if (c->cb != NULL)
 		c->cb(&r, c->arg);
-	call_free(c);
+	hclient_call_free(c);
 }
 
 static int
@@ -225,11 +189,9 @@ req_error_cb(enum evhttp_request_error e, void *arg)
 
 static void call_send(struct hcall *);
 
-/* why the peer's certificate was refused, if it was */
-static const char *
-tls_verify_error(struct evhttp_connection *evcon)
+const char *
+hclient_bev_tls_error(struct bufferevent *bev)
 {
-	struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
 	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
 	long v;
 
@@ -238,8 +200,8 @@ tls_verify_error(struct evhttp_connection *evcon)
 	return X509_verify_cert_error_string(v);
 }
 
-static bool
-is_redirect(int status)
+bool
+hclient_is_redirect(int status)
 {
 	return status == 301 || status == 302 || status == 303 ||
 	    status == 307 || status == 308;
@@ -283,7 +245,8 @@ req_done_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (req == NULL || evhttp_request_get_response_code(req) <= 0)
-		c->tls_error = tls_verify_error(c->evcon);
+		c->tls_error = hclient_bev_tls_error(
+		    evhttp_connection_get_bufferevent(c->evcon));
 	evcon_free_later(c->hc, c->evcon);
 	c->evcon = NULL;
 	if (req == NULL ||
@@ -291,7 +254,7 @@ req_done_cb(struct evhttp_request *req, void *arg)
 		call_finish(c, c->err != 0 ? c->err : ECONNREFUSED, 0, NULL, 0);
 		return;
 	}
-	if (is_redirect(status)) {
+	if (hclient_is_redirect(status)) {
 		if (status == 303)
 			c->cmd = EVHTTP_REQ_GET;
 		follow(c,
@@ -305,8 +268,8 @@ req_done_cb(struct evhttp_request *req, void *arg)
 	call_finish(c, 0, status, body, len);
 }
 
-static struct bufferevent *
-call_bev(struct hcall *c, const struct curl_parts *p)
+struct bufferevent *
+hclient_bev(struct hclient *hc, const struct curl_parts *p)
 {
 	struct in6_addr ip;
 	X509_VERIFY_PARAM *vp;
@@ -315,14 +278,14 @@ call_bev(struct hcall *c, const struct curl_parts *p)
 	SSL *ssl;
 
 	if (!p->tls)
-		return bufferevent_socket_new(c->hc->base, -1,
+		return bufferevent_socket_new(hc->base, -1,
 		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if ((ssl = SSL_new(c->hc->ssl)) == NULL)
+	if ((ssl = SSL_new(hc->ssl)) == NULL)
 		return NULL;
 	is_ip = inet_pton(p->ipv6 ? AF_INET6 : AF_INET, p->host, &ip) == 1;
 	if (!is_ip)
 		SSL_set_tlsext_host_name(ssl, p->host);
-	if (!c->hc->skip_verify) {
+	if (!hc->skip_verify) {
 		vp = SSL_get0_param(ssl);
 		if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(vp, p->host) != 1
 			  : X509_VERIFY_PARAM_set1_host(vp, p->host, 0) != 1) {
@@ -330,7 +293,7 @@ call_bev(struct hcall *c, const struct curl_parts *p)
 			return NULL;
 		}
 	}
-	bev = bufferevent_openssl_socket_new(c->hc->base, -1, ssl,
+	bev = bufferevent_openssl_socket_new(hc->base, -1, ssl,
 	    BUFFEREVENT_SSL_CONNECTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (bev == NULL) {
@@ -380,7 +343,7 @@ call_send(struct hcall *c)
 
 	if (curl_parse(c->url, &p) == -1)
 		fatalx("%s: URL checked before", __func__);
-	if ((bev = call_bev(c, &p)) == NULL)
+	if ((bev = hclient_bev(c->hc, &p)) == NULL)
 		goto fail;
 	c->evcon = evhttp_connection_base_bufferevent_new(
 	    c->hc->base, NULL, bev, p.host, (unsigned short)p.port);
@@ -488,13 +451,17 @@ hclient_request(struct hclient *hc, const char *method, const char *url,
 void
 hclient_cancel(struct hcall *c)
 {
+	if (c->st != NULL) {
+		hstream_cancel(c);
+		return;
+	}
 	c->cb = NULL;
 	c->done = true;
 	if (c->evcon != NULL) {
 		evhttp_connection_free(c->evcon);
 		c->evcon = NULL;
 	}
-	call_free(c);
+	hclient_call_free(c);
 }
 
 void
