@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "raftd/fsm_blobs.h"
 #include "raftd/fsm_cache.h"
 #include "raftd/fsm_events.h"
 #include "raftd/fsm_int.h"
@@ -282,6 +283,10 @@ fsm_apply_one(
 		return fsm_keys_apply(b, &c, res);
 	case CMD_EVENT_PUBLISH:
 		return fsm_events_apply(b, &c, res);
+	case CMD_BLOB_PUT:
+	case CMD_BLOB_DELETE:
+	case CMD_BLOB_PURGE:
+		return fsm_blobs_apply(b, &c, res);
 	default:
 		return res->status = ST_BAD_COMMAND;
 	}
@@ -321,6 +326,7 @@ void
 fsm_result_clear(struct fsm_result *res)
 {
 	free(res->data);
+	free(res->blobs_removed);
 	memset(res, 0, sizeof(*res));
 }
 

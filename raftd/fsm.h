@@ -35,6 +35,13 @@ struct fsm_result {
 	uint64_t limit;
 	uint8_t *data; /* owned; bump: the new value */
 	size_t data_len;
+	/*
+	 * owned, never sent to the proposer: the blob records the command
+	 * removed (BLOB_PURGE, KEY_PURGE) as n * (str scope, bytes key),
+	 * for the applied-blob stream (raftd/raftd_blobs.h)
+	 */
+	uint8_t *blobs_removed;
+	size_t blobs_removed_len;
 };
 
 /* usage counters of a scope (API.md §7.1), in this order */

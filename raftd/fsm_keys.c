@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "raftd/fsm_blobs.h"
 #include "raftd/fsm_events.h"
 #include "raftd/fsm_keys.h"
 
@@ -412,7 +413,7 @@ range_empty(struct fsm_batch *b, enum store_cf cf, const struct keybuf *lo,
 	return empty;
 }
 
-/* values, cache entries, aliases, then usage and limits: in that order */
+/* values, cache entries, blobs, aliases, then usage and limits: in order */
 static uint16_t
 key_purge(struct fsm_batch *b, const struct cmd *c, const char *uuid,
     struct fsm_result *res)
@@ -438,6 +439,9 @@ key_purge(struct fsm_batch *b, const struct cmd *c, const char *uuid,
 		if (!range_empty(b, data_cfs[i], &lo, &hi))
 			done = 0;
 	}
+	/* blob records: each one a PURGE of the applied-blob stream */
+	if (!fsm_blobs_purge_scope(b, c->scope, &budget, res))
+		done = 0;
 	fsm_alias_index_key(&lo, uuid, 0, false);
 	if (keys_prefix_end(&lo, &hi) == -1)
 		fatalx("%s: alias prefix", __func__);
@@ -460,7 +464,7 @@ key_purge(struct fsm_batch *b, const struct cmd *c, const char *uuid,
 	return res->status = ST_OK;
 }
 
-/* no values, cache entries or aliases of the scope are left */
+/* no values, cache entries, blobs or aliases of the scope are left */
 static bool
 scope_empty(struct fsm_batch *b, const char *scope, const char *uuid)
 {
@@ -474,6 +478,8 @@ scope_empty(struct fsm_batch *b, const char *scope, const char *uuid)
 		if (!range_empty(b, cfs[i], &lo, &hi))
 			return false;
 	}
+	if (!fsm_blobs_scope_empty(b, scope))
+		return false;
 	fsm_alias_index_key(&lo, uuid, 0, false);
 	if (keys_prefix_end(&lo, &hi) == -1)
 		fatalx("%s: alias prefix", __func__);
@@ -522,6 +528,7 @@ cmd_adds_data(uint16_t type)
 	case CMD_CACHE_SETNX:
 	case CMD_CACHE_CAS:
 	case CMD_EVENT_PUBLISH:
+	case CMD_BLOB_PUT:
 		return true;
 	default:
 		return false;

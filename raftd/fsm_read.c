@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "raftd/fsm_blobs.h"
 #include "raftd/fsm_cache.h"
 #include "raftd/fsm_int.h"
 #include "raftd/fsm_keys.h"
@@ -145,6 +146,9 @@ read_usage(struct fsm *f, const struct read_req *q, struct pbuf *out)
 void
 fsm_read(struct fsm *f, const struct read_req *q, struct pbuf *out)
 {
+	/* the blob scan crosses every scope: its scope is not used */
+	if (q->op == READ_BLOB_SCAN)
+		return fsm_blobs_read(f, q, out);
 	if (!keys_scope_valid(q->scope))
 		return read_status(out, q, ST_BAD_COMMAND);
 	switch (q->op) {
@@ -163,6 +167,9 @@ fsm_read(struct fsm *f, const struct read_req *q, struct pbuf *out)
 	case READ_LIMITS:
 	case READ_KEYS:
 		return fsm_keys_read(f, q, out);
+	case READ_BLOB_GET:
+	case READ_BLOB_ITERATE:
+		return fsm_blobs_read(f, q, out);
 	default:
 		return read_status(out, q, ST_BAD_COMMAND);
 	}

@@ -15,6 +15,13 @@
  *   kv     user values and internal records, below
  *   cache  cache entries, same user layout as kv
  *   meta   "applied" -> u64 index, u64 term of the last applied entry
+ *   blob   blob metadata (API.md §13, raftd/fsm_blobs.h), one record per
+ *          blob, live or tombstoned, under the user layout:
+ *          <scope> ':' <blob key> -> u8 state (0 live, 1 tombstoned),
+ *          i64 uploaded_at, i64 tombstoned_at (0 while live), then the
+ *          CMD_BLOB_PUT value fields as proposed: str owner_uuid,
+ *          str node_id, str node_identity_uuid, u64 size, str hash,
+ *          str original_name, str content_type
  *
  * Inside kv (and cache):
  *   <scope> ':' <user key>           a user value, the value bytes as is

@@ -172,6 +172,10 @@ node_apply_chunk(struct node *n, const struct raft_entry *e, size_t cnt)
 		if (n->hooks.applied != NULL && fe[i].type == 0 &&
 		    res[i].status == ST_OK)
 			n->hooks.applied(n->hooks.arg, fe[i].data, fe[i].len);
+		if (n->hooks.applied_result != NULL && fe[i].type == 0 &&
+		    res[i].status == ST_OK)
+			n->hooks.applied_result(
+			    n->hooks.arg, fe[i].data, fe[i].len, &res[i]);
 		if (s->index == e[i].index && s->term == e[i].term)
 			node_slot_answer(n, s, &res[i]);
 		else if (s->index == e[i].index)
@@ -312,6 +316,8 @@ node_install(struct node *n)
 	n->snap_index = rd->snapshot.index;
 	n->snapshots++;
 	node_slots_sweep(n, false);
+	if (n->hooks.installed != NULL)
+		n->hooks.installed(n->hooks.arg);
 }
 
 static void

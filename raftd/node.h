@@ -63,6 +63,11 @@ struct node_hooks {
 	void (*changed)(void *arg);
 	/* an entry's command applied with ST_OK (NULL: not wanted) */
 	void (*applied)(void *arg, const uint8_t *cmd, size_t len);
+	/* the same with its result (NULL: not wanted) */
+	void (*applied_result)(void *arg, const uint8_t *cmd, size_t len,
+	    const struct fsm_result *);
+	/* a received snapshot replaced the state (NULL: not wanted) */
+	void (*installed)(void *arg);
 	void *arg;
 };
 

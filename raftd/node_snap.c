@@ -10,7 +10,7 @@
 #define NODE_SNAP_VERSION 1
 
 static const enum store_cf node_snap_cfs[] = { STORE_CF_KV, STORE_CF_CACHE,
-	STORE_CF_META };
+	STORE_CF_META, STORE_CF_BLOB };
 #define NODE_SNAP_NCF (sizeof(node_snap_cfs) / sizeof(node_snap_cfs[0]))
 
 /* above every key of a state CF (keys are at most KEYS_MAX bytes) */

@@ -1,7 +1,7 @@
 /*
  * Snapshots of the replicated state: the state column families (kv,
- * cache, meta; never log or raft) serialised into one byte string, since
- * the consensus core holds a snapshot as one in-memory buffer.
+ * cache, meta, blob; never log or raft) serialised into one byte string,
+ * since the consensus core holds a snapshot as one in-memory buffer.
  *
  * Format: u8 version (1), then records until the end: u8 column family
  * (enum store_cf), bytes key, bytes value (proto/codec.h encoding).  The

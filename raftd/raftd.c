@@ -3,14 +3,15 @@
  * node (raftd/node.h) with its peers over the transport (raftd/transport.h)
  * and serves apid on the "raftd.api" channel.
  *
- * apid -> raftd (rep channel "raftd.api", one peer: apid's pid), payloads
- * as in proto/msg.h:
+ * apid, blobd -> raftd (rep channel "raftd.api", peers: apid's and
+ * blobd's pids), payloads as in proto/msg.h:
  *   MSG_RAFT_PROPOSE   encoded command  -> cmd_result after apply
  *   MSG_RAFT_READ      read_req         -> read result
  *   MSG_RAFT_STATUS    empty            -> str json
  *   MSG_RAFT_WATCH     u64 version      -> str json
  *   MSG_RAFT_MEMBER    op, id, address  -> u16 status, str json
  *   MSG_RAFT_SNAPSHOT  empty            -> u16 status, str json
+ *   MSG_RAFT_BLOBS     epoch, after     -> applied blob changes (blobd)
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,10 +24,12 @@
 #include "proto/codec.h"
 #include "proto/command.h"
 #include "proto/msg.h"
+#include "raftd/blob_gc.h"
 #include "raftd/cache_sweep.h"
 #include "raftd/fsm.h"
 #include "raftd/keys.h"
 #include "raftd/node_snap.h"
+#include "raftd/raftd_blobs.h"
 #include "raftd/raftd_events.h"
 #include "raftd/raftd_int.h"
 #include "raftd/key_cleanup.h"
@@ -364,6 +367,9 @@ raftd_dispatch_apid(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 	case MSG_RAFT_EVENTS:
 		raftd_events_request(rd->events, m->rctx, m->payload, m->len);
 		break;
+	case MSG_RAFT_BLOBS:
+		raftd_blobs_request(rd->blobs, m->rctx, m->payload, m->len);
+		break;
 	default:
 		fatalx("%s: unexpected message %u", __func__, m->hdr.type);
 	}
@@ -377,13 +383,16 @@ raftd_dispatch_apid(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 static void
 raftd_peer_sync(struct raftd *rd)
 {
-	pid_t apid = rd->env->pids[ROLE_APID];
+	pid_t pids[2] = { rd->env->pids[ROLE_APID], rd->env->pids[ROLE_BLOBD] };
 
-	if (apid == rd->api_peer)
+	if (pids[0] == rd->api_peer && pids[1] == rd->blobd_peer)
 		return;
-	ipc_set_peer(rd->api, getuid(), &apid, 1);
-	rd->api_peer = apid;
-	log_debug("raftd.api accepts apid pid %d", (int)apid);
+	/* blobd proposes blob metadata, reads it and follows MSG_RAFT_BLOBS */
+	ipc_set_peer(rd->api, getuid(), pids, 2);
+	rd->api_peer = pids[0];
+	rd->blobd_peer = pids[1];
+	log_debug("raftd.api accepts apid pid %d, blobd pid %d", (int)pids[0],
+	    (int)pids[1]);
 }
 
 static void
@@ -402,12 +411,30 @@ raftd_applied(void *arg, const uint8_t *cmd, size_t len)
 }
 
 static void
+raftd_applied_result(
+    void *arg, const uint8_t *cmd, size_t len, const struct fsm_result *res)
+{
+	struct raftd *rd = arg;
+
+	raftd_blobs_applied(rd->blobs, cmd, len, res);
+}
+
+static void
+raftd_installed(void *arg)
+{
+	struct raftd *rd = arg;
+
+	raftd_blobs_resync(rd->blobs);
+}
+
+static void
 raftd_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	raftd_watches_answer(arg, false);
 	raftd_events_tick(((struct raftd *)arg)->events, false);
+	raftd_blobs_tick(((struct raftd *)arg)->blobs, false);
 }
 
 static char *
@@ -514,9 +541,13 @@ raftd_node_start(struct raftd *rd)
 	h.member_done = raftd_member_done;
 	h.changed = raftd_changed;
 	h.applied = raftd_applied;
+	h.applied_result = raftd_applied_result;
+	h.installed = raftd_installed;
 	h.arg = rd;
 	rd->node = node_open(rd->store, rd->fsm, env->base, &o, &h);
 	rd->sweep = cache_sweep_start(env->base, rd->node, rd->fsm);
+	rd->blob_gc = blob_gc_start(
+	    env->base, rd->node, rd->fsm, env->cfg.blobs_gc_interval_ms);
 	return 0;
 }
 
@@ -538,6 +569,7 @@ raftd_start(struct role_env *env)
 		return -1;
 	rd->fsm = fsm_open(rd->store, env->cfg.root_prefix);
 	rd->events = raftd_events_new(env->cfg.events_replay_window_ms);
+	rd->blobs = raftd_blobs_new();
 	fsm_key_guard_set(rd->fsm, true);
 	if (raftd_node_start(rd) == -1 || raftd_net_start(rd) == -1)
 		return -1;
@@ -551,6 +583,7 @@ raftd_start(struct role_env *env)
 		return -1;
 	}
 	rd->api_peer = -1;
+	rd->blobd_peer = -1;
 	raftd_peer_sync(rd);
 	if ((rd->peer_ev = event_new(
 		 env->base, -1, EV_PERSIST, raftd_watch_cb, rd)) == NULL ||
@@ -606,6 +639,9 @@ raftd_stop(struct role_env *env)
 		rd->stopping = true;
 		raftd_watches_answer(rd, true);
 		raftd_events_tick(rd->events, true);
+		raftd_blobs_tick(rd->blobs, true);
+		blob_gc_free(rd->blob_gc);
+		rd->blob_gc = NULL;
 		cache_sweep_free(rd->sweep);
 		rd->sweep = NULL;
 		key_cleanup_stop(rd->cleanup);
@@ -619,6 +655,7 @@ raftd_stop(struct role_env *env)
 			event_free(rd->peer_ev);
 		ipc_close(rd->api);
 		raftd_events_free(rd->events);
+		raftd_blobs_free(rd->blobs);
 		fsm_free(rd->fsm);
 		store_close(rd->store);
 		free(rd);

@@ -21,6 +21,8 @@ struct transport;
 struct cache_sweep;
 struct key_cleanup;
 struct raftd_events;
+struct raftd_blobs;
+struct blob_gc;
 
 struct raftd_watch {
 	struct ipc_rctx *rctx; /* NULL: free */
@@ -51,6 +53,9 @@ struct raftd {
 	struct raftd_watch watches[RAFTD_WATCH_MAX];
 	struct key_cleanup *cleanup; /* the leader's key cleanup task */
 	struct raftd_events *events; /* the applied-event stream */
+	struct raftd_blobs *blobs; /* the applied-blob stream to blobd */
+	struct blob_gc *blob_gc; /* the leader's blob GC */
+	pid_t blobd_peer; /* the blobd pid the channel accepts */
 };
 
 /* core id <-> configured node: 1-based position in cfg.nodes */

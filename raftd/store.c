@@ -8,7 +8,7 @@
 #define STORE_WAL_MAX (256ull * 1024 * 1024)
 
 static const char *const store_cf_names[STORE_CF_COUNT] = { "default", "log",
-	"raft", "kv", "cache", "meta" };
+	"raft", "kv", "cache", "meta", "blob" };
 
 static void
 store_free_handles(struct store *s)

@@ -20,6 +20,7 @@ enum store_cf {
 	STORE_CF_KV,
 	STORE_CF_CACHE,
 	STORE_CF_META,
+	STORE_CF_BLOB,
 	STORE_CF_COUNT
 };
 
