@@ -25,7 +25,7 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402
 
 MODULES = ("values", "http", "access", "process", "cluster", "cluster_ops",
-           "keys", "malformed", "cache", "metrics", "events")
+           "keys", "malformed", "cache", "metrics", "events", "events_slots")
 TEST_TIMEOUT = 180
 
 
