@@ -5,6 +5,7 @@
 #include "raftd/fsm_blobs.h"
 #include "raftd/fsm_cache.h"
 #include "raftd/fsm_events.h"
+#include "raftd/fsm_slots.h"
 #include "raftd/fsm_int.h"
 #include "raftd/fsm_keys.h"
 
@@ -283,6 +284,13 @@ fsm_apply_one(
 		return fsm_keys_apply(b, &c, res);
 	case CMD_EVENT_PUBLISH:
 		return fsm_events_apply(b, &c, res);
+	case CMD_SLOT_ACQUIRE:
+	case CMD_SLOT_RELEASE:
+	case CMD_SLOT_RESET:
+	case CMD_SHAKE_BEGIN:
+	case CMD_SHAKE_END:
+	case CMD_SLOT_DROP_NODE:
+		return fsm_slots_apply(b, &c, res);
 	case CMD_BLOB_PUT:
 	case CMD_BLOB_DELETE:
 	case CMD_BLOB_PURGE:

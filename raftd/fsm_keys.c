@@ -529,6 +529,7 @@ cmd_adds_data(uint16_t type)
 	case CMD_CACHE_CAS:
 	case CMD_EVENT_PUBLISH:
 	case CMD_BLOB_PUT:
+	case CMD_SLOT_ACQUIRE:
 		return true;
 	default:
 		return false;

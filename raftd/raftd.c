@@ -212,6 +212,23 @@ raftd_net_recv(uint64_t from, const struct raft_msg *m, void *arg)
 
 /* --- apid requests --- */
 
+/* commands of a whole scope or node have no key */
+static bool
+cmd_has_key(uint16_t type)
+{
+	switch (type) {
+	case CMD_CACHE_EXPIRE:
+	case CMD_SLOT_RESET:
+	case CMD_SHAKE_BEGIN:
+	case CMD_SHAKE_END:
+	case CMD_SLOT_DROP_NODE:
+	case CMD_BLOB_PURGE:
+		return false;
+	default:
+		return true;
+	}
+}
+
 static void
 raftd_propose(struct raftd *rd, struct ipc_msg *m)
 {
@@ -222,7 +239,8 @@ raftd_propose(struct raftd *rd, struct ipc_msg *m)
 	if (cmd_decode(m->payload, m->len, &c) == -1)
 		fatalx("%s: malformed proposal from apid", __func__);
 	/* refused early what apply would refuse anyway (API.md §6 rule 2) */
-	if (!keys_scope_valid(c.scope) || c.key_len == 0 ||
+	if (!keys_scope_valid(c.scope) ||
+	    (c.key_len == 0 && cmd_has_key(c.type)) ||
 	    c.key_len > KEYS_USER_KEY_MAX) {
 		log_warnx("%s: %s with a bad scope or key", __func__,
 		    cmd_type_name(c.type));
