@@ -9,14 +9,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
 
 #include "proto/codec.h"
 #include "proto/command.h"
 #include "proto/msg.h"
+#include "raftd/blob_gc.h"
 #include "raftd/fsm.h"
 #include "raftd/fsm_blobs.h"
 #include "raftd/fsm_int.h"
 #include "raftd/keys.h"
+#include "raftd/node.h"
 #include "raftd/node_snap.h"
 #include "raftd/raftd_blobs.h"
 #include "raftd/store.h"
@@ -237,6 +243,9 @@ read_run(uint16_t op, const char *scope, const char *key, size_t key_len,
 	ck_assert_int_eq(out->err, 0);
 }
 
+/* the last record get() read: r's pointers point into it */
+static uint8_t get_rec[2 * KEYS_MAX + 1024];
+
 /* READ_BLOB_GET: the status; on ST_OK the decoded record */
 static uint16_t
 get(const char *scope, const char *key, struct fsm_blob_rec *r)
@@ -254,7 +263,9 @@ get(const char *scope, const char *key, struct fsm_blob_rec *r)
 	ck_assert_int_eq(pr_get_u8(&rd, &cons), 0);
 	if (status == ST_OK) {
 		ck_assert_int_eq(pr_get_bytes(&rd, &rec, &len), 0);
-		ck_assert_int_eq(fsm_blob_rec_decode(rec, len, r), 0);
+		ck_assert_uint_le(len, sizeof(get_rec));
+		memcpy(get_rec, rec, len);
+		ck_assert_int_eq(fsm_blob_rec_decode(get_rec, len, r), 0);
 	}
 	ck_assert_int_eq(pr_end(&rd), 0);
 	pb_free(&out);
@@ -1161,12 +1172,200 @@ START_TEST(stream_ring_bounded)
 }
 END_TEST
 
+/* --- blob GC on a one-node cluster, the stream fed by the node's hook --- */
+
+static struct event_base *base;
+static struct node *gnode;
+static int answered;
+
+static void
+n_send(void *arg, const struct raft_msg *m)
+{
+	(void)arg;
+	(void)m;
+}
+
+static void
+n_proposed(void *w, const struct fsm_result *res, void *arg)
+{
+	(void)arg;
+	if (w != NULL)
+		*(uint16_t *)w = res->status;
+	answered++;
+}
+
+static void
+n_applied_result(
+    void *arg, const uint8_t *cmd, size_t len, const struct fsm_result *res)
+{
+	raftd_blobs_applied(arg, cmd, len, res);
+}
+
+static int64_t
+ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* runs the loop until *count reaches want; bounded by 5 s */
+static void
+run_until_count(const int *count, int want)
+{
+	struct timeval tv = { 0, 10000 };
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (*count < want) {
+		ck_assert_int_lt(ms_since(&t0), 5000);
+		event_base_loopexit(base, &tv);
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+}
+
+static void
+node_start(struct raftd_blobs *rb)
+{
+	struct timeval tv = { 0, 10000 };
+	struct node_opts o;
+	struct node_hooks h;
+	struct timespec t0;
+
+	evthread_use_pthreads();
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	memset(&o, 0, sizeof(o));
+	o.id = 1;
+	o.bootstrap = true;
+	o.heartbeat_ms = 20;
+	o.election_ms = 100;
+	o.seed = 42;
+	memset(&h, 0, sizeof(h));
+	h.send = n_send;
+	h.proposed = n_proposed;
+	h.applied_result = n_applied_result;
+	h.arg = rb;
+	gnode = node_open(st, fsm, base, &o, &h);
+	ck_assert_ptr_nonnull(gnode);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (raft_role(node_core(gnode)) != RAFT_LEADER) {
+		ck_assert_int_lt(ms_since(&t0), 5000);
+		event_base_loopexit(base, &tv);
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+}
+
+static void
+node_stop(void)
+{
+	node_close(gnode);
+	gnode = NULL;
+	event_base_free(base);
+	base = NULL;
+}
+
+/* proposes c through the node and waits for its apply */
+static uint16_t
+node_apply(struct cmd *c)
+{
+	uint64_t leader;
+	uint16_t status = UINT16_MAX;
+	int want = answered + 1;
+
+	ck_assert_uint_eq(node_propose(gnode, c, &status, &leader), ST_OK);
+	run_until_count(&answered, want);
+	return status;
+}
+
+static uint16_t
+node_put(const char *key, uint64_t size)
+{
+	struct pbuf v;
+	struct cmd c;
+	uint16_t status;
+
+	pb_init(&v);
+	meta_encode(&v, size, HASH_A, "node0", "f", "t");
+	cmd_init(&c, CMD_BLOB_PUT, 0, "s1", key);
+	c.num = (int64_t)size;
+	c.value = v.data;
+	c.value_len = v.len;
+	status = node_apply(&c);
+	pb_free(&v);
+	return status;
+}
+
+static int gone;
+
+/* the purge has no waiter: its effect is watched instead */
+static void
+gone_check(evutil_socket_t fd, short what, void *arg)
+{
+	struct fsm_blob_rec r;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (get("s1", "a", &r) == ST_NOT_FOUND)
+		gone = 1;
+}
+
+START_TEST(gc_purges_on_the_leader)
+{
+	struct raftd_blobs *rb = raftd_blobs_new();
+	struct timeval tv = { 0, 5000 };
+	struct reply_head h;
+	struct fsm_blob_rec r;
+	struct blob_gc *gc;
+	struct event *ev;
+	struct cmd c;
+
+	memset(&cap, 0, sizeof(cap));
+	raftd_blobs_set_reply(rb, capture);
+	node_start(rb);
+	gc = blob_gc_start(base, gnode, fsm, 3600000);
+	/* nothing tombstoned: nothing proposed */
+	ck_assert_int_eq(blob_gc_run(gc), 0);
+	ck_assert_uint_eq(node_put("a", 3), ST_OK);
+	ck_assert_uint_eq(node_put("b", 4), ST_OK);
+	ck_assert_int_eq(blob_gc_run(gc), 0);
+	cmd_init(&c, CMD_BLOB_DELETE, 0, "s1", "a");
+	ck_assert_uint_eq(node_apply(&c), ST_OK);
+	ck_assert_uint_eq(disk("s1"), 4);
+	/* the next pass purges the tombstone, whatever its age */
+	gone = 0;
+	ev = event_new(base, -1, EV_PERSIST, gone_check, NULL);
+	event_add(ev, &tv);
+	ck_assert_int_eq(blob_gc_run(gc), 1);
+	run_until_count(&gone, 1);
+	event_free(ev);
+	ck_assert_uint_eq(get("s1", "b", &r), ST_OK);
+	ck_assert_uint_eq(r.state, FSM_BLOB_LIVE);
+	ck_assert_int_eq(blob_gc_run(gc), 0);
+	/* the node's hook fed the stream: two puts, then the purge */
+	stream_request(rb, 0, 0);
+	ck_assert_int_eq(cap.replies, 1);
+	ck_reply(&h,
+	    "1:1:s1/a:3:9f86d081:node0,2:1:s1/b:4:9f86d081:node0,"
+	    "3:2:s1/a:0::,");
+	blob_gc_free(gc);
+	node_stop();
+	raftd_blobs_free(rb);
+	free(cap.data);
+	memset(&cap, 0, sizeof(cap));
+}
+END_TEST
+
 static Suite *
 fsm_blobs_suite(void)
 {
 	Suite *s = suite_create("fsm_blobs");
 	TCase *tc = tcase_create("apply");
 	TCase *ts = tcase_create("stream");
+	TCase *tn = tcase_create("node");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -1188,6 +1387,10 @@ fsm_blobs_suite(void)
 	tcase_add_test(ts, stream_put_purge_resync);
 	tcase_add_test(ts, stream_ring_bounded);
 	suite_add_tcase(s, ts);
+	tcase_add_checked_fixture(tn, setup, teardown);
+	tcase_set_timeout(tn, 30);
+	tcase_add_test(tn, gc_purges_on_the_leader);
+	suite_add_tcase(s, tn);
 	return s;
 }
 
