@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "apid/apid.h"
+#include "apid/blobs.h"
 #include "apid/events.h"
 #include "apid/events_hub.h"
 #include "apid/http_parse.h"
@@ -128,6 +129,7 @@ apid_start(struct role_env *env)
 	apid_leader_start(a);
 	apid_events_start(a);
 	apid_slots_start(a);
+	apid_blobs_start(a);
 	apid_ops_start(a);
 	log_info("apid: serving%s", env->tls_cert_pem ? " over TLS" : "");
 	return 0;

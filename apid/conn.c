@@ -184,6 +184,12 @@ conn_drop_req(struct http_conn *c)
 		return;
 	c->req = NULL;
 	r->conn = NULL;
+	if (r->streaming && !r->responded) {
+		/* the application ends it once it hears */
+		if (r->on_drained != NULL)
+			r->on_drained(r, r->stream_arg);
+		return;
+	}
 	if (r->responded ||
 	    (c->state != CS_DISPATCH && c->state != CS_HANDLING))
 		req_free(c->srv, r);
@@ -494,13 +500,14 @@ body_pending_drainable(const struct http_req *r)
 
 static void
 write_head(struct http_conn *c, struct http_req *r, int status,
-    const struct pbuf *extra, const char *ctype, size_t len, bool close)
+    const struct pbuf *extra, const char *ctype, uint64_t len, bool close)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
 	evbuffer_add_printf(out,
-	    "HTTP/1.1 %d %s\r\nX-Insidb-Node: %s\r\nContent-Length: %zu\r\n",
-	    status, http_status_text(status), c->srv->cfg.node_id, len);
+	    "HTTP/1.1 %d %s\r\nX-Insidb-Node: %s\r\nContent-Length: %llu\r\n",
+	    status, http_status_text(status), c->srv->cfg.node_id,
+	    (unsigned long long)len);
 	if (ctype != NULL)
 		evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
 	if (extra != NULL && extra->len > 0)
@@ -519,6 +526,17 @@ conn_kick(struct http_conn *c)
 		conn_process(c);
 }
 
+static bool
+respond_closes(struct http_conn *c, struct http_req *r)
+{
+	/* after a refused upgrade the client may speak the new protocol */
+	return r->force_close || !r->keep_alive || c->srv->draining ||
+	    !body_pending_drainable(r) || c->state == CS_CLOSING ||
+	    c->parser.upgrade;
+}
+
+static void respond_tail(struct http_conn *, struct http_req *, bool close);
+
 void
 http_respond(struct http_req *r, int status, const struct pbuf *extra,
     const char *ctype, const void *body, size_t len)
@@ -535,13 +553,17 @@ http_respond(struct http_req *r, int status, const struct pbuf *extra,
 		req_free(r->srv, r);
 		return;
 	}
-	/* after a refused upgrade the client may speak the new protocol */
-	close = r->force_close || !r->keep_alive || c->srv->draining ||
-	    !body_pending_drainable(r) || c->state == CS_CLOSING ||
-	    c->parser.upgrade;
+	close = respond_closes(c, r);
 	write_head(c, r, status, extra, ctype, len, close);
 	if (!http_req_is_head(r) && len > 0)
 		evbuffer_add(bufferevent_get_output(c->bev), body, len);
+	respond_tail(c, r, close);
+}
+
+/* the connection state once a response is complete in the output */
+static void
+respond_tail(struct http_conn *c, struct http_req *r, bool close)
+{
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > HTTP_OUT_HIGH)
 		c->out_blocked = true;
 	if (close) {
@@ -557,6 +579,65 @@ http_respond(struct http_req *r, int status, const struct pbuf *extra,
 		conn_arm(c, c->srv->cfg.body_timeout_ms);
 	}
 	conn_kick(c);
+}
+
+void
+http_stream_begin(struct http_req *r, int status, const struct pbuf *extra,
+    const char *ctype, uint64_t len, http_req_cb drained, void *arg)
+{
+	struct http_conn *c = r->conn;
+
+	if (r->responded || r->streaming || http_req_is_head(r))
+		fatalx("%s: not a fresh GET request", __func__);
+	r->streaming = true;
+	r->status = status;
+	r->stream_len = len;
+	r->on_drained = drained;
+	r->stream_arg = arg;
+	if (c == NULL)
+		return;
+	if (c->state != CS_DISPATCH && c->state != CS_HANDLING)
+		fatalx("%s: streaming in state %d", __func__, c->state);
+	r->stream_close = respond_closes(c, r);
+	write_head(c, r, status, extra, ctype, len, r->stream_close);
+}
+
+bool
+http_stream_room(const struct http_req *r)
+{
+	return r->conn != NULL &&
+	    evbuffer_get_length(bufferevent_get_output(r->conn->bev)) <
+	    HTTP_OUT_HIGH;
+}
+
+void
+http_stream_write(struct http_req *r, const void *p, size_t len)
+{
+	if (!r->streaming || r->responded)
+		fatalx("%s: no streamed response", __func__);
+	if (r->conn == NULL || len == 0)
+		return;
+	if (len > r->stream_len - r->stream_sent)
+		fatalx("%s: more than the announced length", __func__);
+	evbuffer_add(bufferevent_get_output(r->conn->bev), p, len);
+	r->stream_sent += len;
+}
+
+void
+http_stream_end(struct http_req *r)
+{
+	struct http_conn *c = r->conn;
+
+	if (!r->streaming || r->responded)
+		fatalx("%s: no streamed response", __func__);
+	r->responded = true;
+	r->answered_us = now_us();
+	if (c == NULL) {
+		req_free(r->srv, r);
+		return;
+	}
+	/* a short body leaves the client nothing but the close to go by */
+	respond_tail(c, r, r->stream_close || r->stream_sent < r->stream_len);
 }
 
 void
@@ -696,6 +777,29 @@ http_req_stream_body(
 	body_start(r);
 }
 
+void
+http_req_pause_body(struct http_req *r)
+{
+	r->body_paused = true;
+	/* the client is not the one keeping us waiting */
+	if (r->conn != NULL && r->conn->state == CS_BODY)
+		conn_arm(r->conn, 0);
+}
+
+void
+http_req_resume_body(struct http_req *r)
+{
+	struct http_conn *c = r->conn;
+
+	if (!r->body_paused)
+		return;
+	r->body_paused = false;
+	if (c == NULL || c->state != CS_BODY)
+		return;
+	conn_arm(c, c->srv->cfg.body_timeout_ms);
+	conn_kick(c);
+}
+
 /*
  * The input loop.
  */
@@ -767,8 +871,10 @@ conn_msg_done(struct http_conn *c)
 static bool
 conn_feeds(const struct http_conn *c)
 {
+	if (c->state == CS_BODY)
+		return c->req == NULL || !c->req->body_paused;
 	return c->state == CS_IDLE || c->state == CS_HEAD ||
-	    c->state == CS_BODY || c->state == CS_DRAIN;
+	    c->state == CS_DRAIN;
 }
 
 /*
@@ -952,7 +1058,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
-	if (c->state == CS_BODY || c->state == CS_DRAIN)
+	if ((c->state == CS_BODY && conn_feeds(c)) || c->state == CS_DRAIN)
 		conn_arm(c, c->srv->cfg.body_timeout_ms);
 	conn_process(c);
 }
@@ -971,7 +1077,11 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	if (c->out_blocked && left <= HTTP_OUT_LOW) {
 		c->out_blocked = false;
 		conn_process(c);
+		return;
 	}
+	if (left <= HTTP_OUT_LOW && c->req != NULL && c->req->streaming &&
+	    !c->req->responded && c->req->on_drained != NULL)
+		c->req->on_drained(c->req, c->req->stream_arg);
 }
 
 static void

@@ -106,6 +106,13 @@ struct http_req {
 	http_req_cb on_too_big;
 	void *body_arg;
 	bool sent_100;
+	bool body_paused; /* streaming: the application stopped the feed */
+	/* a response streamed in pieces (http_stream_begin) */
+	bool streaming;
+	bool stream_close;
+	uint64_t stream_len, stream_sent;
+	http_req_cb on_drained;
+	void *stream_arg;
 	bool complete; /* whole message consumed */
 	bool responded;
 	bool force_close;
@@ -157,6 +164,14 @@ void http_req_read_body(struct http_req *, size_t limit, http_req_cb done,
 void http_req_stream_body(
     struct http_req *, http_chunk_cb chunk, http_req_cb done, void *arg);
 /*
+ * Back-pressure on a streamed body: while paused no more of the body is
+ * parsed (what the socket brings stays buffered, up to HTTP_IN_HIGH, then
+ * reading stops).  A chunk or the end may still arrive from the input
+ * already being parsed when pausing.
+ */
+void http_req_pause_body(struct http_req *);
+void http_req_resume_body(struct http_req *);
+/*
  * Leaves HTTP for another protocol (WebSocket): only while deciding on
  * the head of a request that asked for an upgrade.  Writes the 101 head
  * with X-Insidb-Node and the given header lines, frees the request and
@@ -186,6 +201,21 @@ void http_respond_json(struct http_req *, int status, const struct pbuf *extra,
 /* {"error_type","message"} with optional extra header lines */
 void http_respond_error(struct http_req *, int status, const char *type,
     const char *msg, const struct pbuf *extra);
+
+/*
+ * A response whose body follows in pieces (not for HEAD: answer that
+ * with http_respond and the length).  Sends the head with Content-Length
+ * len; the body then goes out through http_stream_write() while
+ * http_stream_room() is true; drained runs when the output has fallen to
+ * HTTP_OUT_LOW, and also once when the connection goes away (req->conn is
+ * then NULL: stop and end).  http_stream_end() finishes the request; one
+ * that wrote fewer than len bytes closes the connection.
+ */
+void http_stream_begin(struct http_req *, int status, const struct pbuf *extra,
+    const char *content_type, uint64_t len, http_req_cb drained, void *arg);
+bool http_stream_room(const struct http_req *);
+void http_stream_write(struct http_req *, const void *, size_t);
+void http_stream_end(struct http_req *);
 
 /* appends "Name: value\r\n" */
 void http_hdr_add(struct pbuf *, const char *name, const char *fmt, ...)

@@ -1,14 +1,15 @@
 /*
  * GET /metrics.  Metrics of §19.2 whose subsystem does not exist yet are
- * left out rather than reported as zero: insidb_blob_replication_queue
- * (no blob replication) and insidb_raft_fsync_duration_seconds (the log
- * writer does not time its fsyncs yet).
+ * left out rather than reported as zero: insidb_raft_fsync_duration_seconds
+ * (the log writer does not time its fsyncs yet);
+ * insidb_blob_replication_queue only while blobd answers its status.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <json-c/json.h>
 
+#include "apid/blobs.h"
 #include "apid/events_hub.h"
 #include "apid/metrics.h"
 #include "apid/metrics_text.h"
@@ -217,6 +218,7 @@ status_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 		put_raft(&b, st, ar->a->env->node_id);
 	put_ops(&b, ar->a);
 	put_ws(&b);
+	apid_blobs_metrics(&b);
 	json_object_put(st);
 	if (b.err) {
 		pb_free(&b);

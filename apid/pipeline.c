@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/cluster_url.h"
+#include "apid/blobs.h"
 #include "apid/http_parse.h"
 #include "apid/metrics.h"
 #include "apid/server.h"
@@ -610,6 +611,8 @@ handler_for(enum route_id id)
 	if ((h = apid_events_handler(id)) != NULL)
 		return h;
 	if ((h = apid_cluster_handler(id)) != NULL)
+		return h;
+	if ((h = apid_blobs_handler(id)) != NULL)
 		return h;
 	return apid_system_handler(id);
 }
