@@ -20,8 +20,13 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "common/http_client.h"
 
@@ -59,6 +64,7 @@ static struct {
 	char req[TEXT_MAX]; /* the last request head */
 	int nreq;
 	LIST_HEAD(, sconn) conns;
+	SSL_CTX *ssl; /* TLS tests */
 } srv;
 
 static void
@@ -242,7 +248,13 @@ srv_accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	(void)salen;
 	(void)arg;
 	ck_assert((sc = calloc(1, sizeof(*sc))) != NULL);
-	sc->bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (srv.ssl != NULL)
+		sc->bev = bufferevent_openssl_socket_new(srv.base, fd,
+		    SSL_new(srv.ssl), BUFFEREVENT_SSL_ACCEPTING,
+		    BEV_OPT_CLOSE_ON_FREE);
+	else
+		sc->bev =
+		    bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	ck_assert(sc->bev != NULL);
 	LIST_INSERT_HEAD(&srv.conns, sc, link);
 	bufferevent_setcb(sc->bev, srv_read_cb, srv_write_cb, srv_event_cb, sc);
@@ -316,6 +328,7 @@ teardown(void)
 		sconn_free(LIST_FIRST(&srv.conns));
 	evconnlistener_free(srv.lis);
 	event_base_free(srv.base);
+	SSL_CTX_free(srv.ssl);
 }
 
 static int
@@ -737,6 +750,156 @@ START_TEST(stream_freed_with_client)
 }
 END_TEST
 
+/*
+ * TLS: a self-signed certificate for IP 127.0.0.1 made here.
+ */
+
+static X509 *
+self_signed(EVP_PKEY *key)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	X509_NAME *name;
+	X509 *x;
+
+	ck_assert((x = X509_new()) != NULL);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(
+	    name, "CN", MBSTRING_ASC, (const unsigned char *)"test", -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(
+	    NULL, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
+	ck_assert(ext != NULL);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	ck_assert_int_gt(X509_sign(x, key, EVP_sha256()), 0);
+	return x;
+}
+
+/* a certificate in PEM, and its key into *keyp when wanted */
+static char *
+make_cert(X509 **certp, EVP_PKEY **keyp)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *pem;
+	long len;
+
+	ck_assert(key != NULL && bio != NULL);
+	*certp = self_signed(key);
+	ck_assert_int_eq(PEM_write_bio_X509(bio, *certp), 1);
+	len = BIO_get_mem_data(bio, &data);
+	ck_assert((pem = strndup(data, (size_t)len)) != NULL);
+	BIO_free(bio);
+	if (keyp != NULL)
+		*keyp = key;
+	else
+		EVP_PKEY_free(key);
+	return pem;
+}
+
+static char *tls_ca; /* the server's certificate */
+static char *tls_other_ca; /* another one */
+
+static void
+tls_setup(void)
+{
+	EVP_PKEY *key;
+	X509 *cert, *other;
+
+	setup();
+	tls_ca = make_cert(&cert, &key);
+	tls_other_ca = make_cert(&other, NULL);
+	ck_assert((srv.ssl = SSL_CTX_new(TLS_server_method())) != NULL);
+	ck_assert_int_eq(SSL_CTX_use_certificate(srv.ssl, cert), 1);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey(srv.ssl, key), 1);
+	X509_free(cert);
+	X509_free(other);
+	EVP_PKEY_free(key);
+	hclient_free(cl.hc);
+	cl.hc = hclient_new(srv.base, true, tls_ca, false);
+	ck_assert(cl.hc != NULL);
+}
+
+static void
+tls_teardown(void)
+{
+	teardown();
+	free(tls_ca);
+	free(tls_other_ca);
+}
+
+static struct hcall *
+tls_get(const char *path, int idle_ms)
+{
+	char url[128];
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s", srv.port, path);
+	cl.call = hclient_get_stream(cl.hc, url, "tok", NULL, idle_ms, 0,
+	    head_cb, body_cb, done_cb, &cl);
+	return cl.call;
+}
+
+START_TEST(tls_big_with_pause)
+{
+	/* bytes the TLS layer already decrypted must not be stranded by the
+	 * pause */
+	cl.pause_at = 2;
+	cl.pause_ms = 100;
+	ck_assert(tls_get("/big", 5000) != NULL);
+	run_ms(20000);
+	ck_assert_int_eq(cl.dones, 1);
+	ck_assert_int_eq(cl.err, 0);
+	ck_assert_int_eq(cl.pieces_at_resume, 2);
+	ck_assert_uint_eq(cl.got, BIG_LEN);
+	ck_assert(!cl.bad);
+}
+END_TEST
+
+START_TEST(tls_chunked)
+{
+	ck_assert(tls_get("/chunked", 5000) != NULL);
+	run_ms(10000);
+	ck_assert_int_eq(cl.dones, 1);
+	ck_assert_int_eq(cl.err, 0);
+	ck_assert_uint_eq(cl.got, 1 + 17 + 4096 + 100000 + 3);
+	ck_assert(!cl.bad);
+}
+END_TEST
+
+static const char *tls_error_seen;
+
+static void
+tls_done_cb(const struct hclient_resp *r, void *arg)
+{
+	tls_error_seen = r->tls_error;
+	done_cb(r, arg);
+}
+
+START_TEST(tls_untrusted)
+{
+	char url[128];
+
+	hclient_free(cl.hc);
+	cl.hc = hclient_new(srv.base, true, tls_other_ca, false);
+	ck_assert(cl.hc != NULL);
+	snprintf(url, sizeof(url), "https://127.0.0.1:%u/big", srv.port);
+	ck_assert(hclient_get_stream(cl.hc, url, NULL, NULL, 5000, 0, head_cb,
+		      body_cb, tls_done_cb, &cl) != NULL);
+	run_ms(5000);
+	ck_assert_int_eq(cl.dones, 1);
+	ck_assert_int_eq(cl.err, ECONNREFUSED);
+	ck_assert_ptr_nonnull(tls_error_seen);
+	ck_assert_int_eq(cl.heads, 0);
+}
+END_TEST
+
 static Suite *
 http_client_suite(void)
 {
@@ -767,6 +930,13 @@ http_client_suite(void)
 	tcase_add_test(tc, stream_cancel_while_paused);
 	tcase_add_test(tc, stream_cancel_before_start);
 	tcase_add_test(tc, stream_freed_with_client);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("tls");
+	tcase_add_checked_fixture(tc, tls_setup, tls_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, tls_big_with_pause);
+	tcase_add_test(tc, tls_chunked);
+	tcase_add_test(tc, tls_untrusted);
 	suite_add_tcase(s, tc);
 	return s;
 }
