@@ -16,7 +16,7 @@ import struct
 import time
 import urllib.parse
 
-from harness import API, Cluster, NodeTestCase, scaled
+from harness import API, Cluster, NodeTestCase, scaled, wait_for
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z$")
@@ -464,6 +464,12 @@ class SessionEnds(_EventsMixin, _SubscribeMixin, NodeTestCase):
         self.assertEqual(cm.exception.code, 1013)
         # closed before every event could be queued, none silently dropped
         self.assertLess(got, 150)
+        # and counted under its reason once it ended
+        slow = re.compile(
+            r'(?m)^insidb_ws_sessions_closed_total\{reason="slow_consumer"\} [1-9]')
+        wait_for(lambda: slow.search(self.node.request(
+            "GET", "/metrics", auth=False, binding="private").body.decode()),
+            scaled(10), "the slow consumer counted")
 
     def test_zz_stop_closes_1001(self):
         ws = self.expect_open(self.subscribe(uniq("stop")))
