@@ -518,6 +518,21 @@ START_TEST(stream_pause_chunked)
 }
 END_TEST
 
+START_TEST(stream_pause_on_last_piece)
+{
+	/* the whole body in the piece that pauses: done waits for resume */
+	cl.pause_at = 1;
+	cl.pause_ms = 100;
+	ck_assert(get("/echo", NULL, 5000, 0) != NULL);
+	run_ms(5000);
+	ck_assert_int_eq(cl.dones, 1);
+	ck_assert_int_eq(cl.err, 0);
+	ck_assert_int_eq(cl.pieces, 1);
+	ck_assert_int_eq(cl.pieces_at_resume, 1);
+	ck_assert_str_eq(cl.text, srv.req);
+}
+END_TEST
+
 START_TEST(stream_idle_timeout)
 {
 	struct timeval t0;
@@ -913,6 +928,7 @@ http_client_suite(void)
 	tcase_add_test(tc, stream_until_close);
 	tcase_add_test(tc, stream_pause_resume);
 	tcase_add_test(tc, stream_pause_chunked);
+	tcase_add_test(tc, stream_pause_on_last_piece);
 	tcase_add_test(tc, stream_idle_timeout);
 	tcase_add_test(tc, stream_idle_is_not_a_deadline);
 	tcase_add_test(tc, stream_cut_short);
