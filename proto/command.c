@@ -117,7 +117,9 @@ read_req_decode(
 	pr_get_bytes(&r, &q->key, &q->key_len);
 	pr_get_u64(&r, &q->offset);
 	pr_get_u64(&r, &q->limit);
-	if (r.err || scope_copy(q->scope, scope, scope_len) == -1)
+	/* an empty scope is left to the reader: READ_BLOB_SCAN has none */
+	if (r.err ||
+	    (scope_len > 0 && scope_copy(q->scope, scope, scope_len) == -1))
 		return -1;
 	if (rest != NULL)
 		*rest = r;

@@ -164,10 +164,10 @@ enum read_op {
 	READ_BLOB_GET = 30, /* key */
 	READ_BLOB_ITERATE = 31, /* as READ_KV_ITERATE, live blobs only */
 	/*
-	 * every blob of every scope, for repair: key = cursor (empty at the
-	 * start), limit <= 1000.  Result: u32 n, n * (str scope, bytes key,
-	 * bytes record as READ_BLOB_GET), then bytes next cursor (empty at
-	 * the end)
+	 * every blob of every scope, for repair: scope not used (may be
+	 * empty), key = cursor (empty at the start), limit <= 1000 (0: 1000).
+	 * Result: u32 n, n * (str scope, bytes key, bytes record as
+	 * READ_BLOB_GET), then bytes next cursor (empty at the end)
 	 */
 	READ_BLOB_SCAN = 32,
 };

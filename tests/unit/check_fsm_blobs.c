@@ -229,7 +229,8 @@ static void
 read_run(uint16_t op, const char *scope, const char *key, size_t key_len,
     uint64_t offset, uint64_t limit, struct pbuf *out)
 {
-	struct read_req q;
+	struct read_req q, dq;
+	struct pbuf req;
 
 	memset(&q, 0, sizeof(q));
 	q.op = op;
@@ -238,9 +239,14 @@ read_run(uint16_t op, const char *scope, const char *key, size_t key_len,
 	q.key_len = key_len;
 	q.offset = offset;
 	q.limit = limit;
+	/* through the codec, as raftd gets it from apid or blobd */
+	pb_init(&req);
+	read_req_encode(&req, &q);
+	ck_assert_int_eq(read_req_decode(req.data, req.len, &dq, NULL), 0);
 	pb_init(out);
-	fsm_read(fsm, &q, out);
+	fsm_read(fsm, &dq, out);
 	ck_assert_int_eq(out->err, 0);
+	pb_free(&req);
 }
 
 /* the last record get() read: r's pointers point into it */
@@ -671,7 +677,7 @@ scan_step(struct keybuf *cursor, uint64_t limit, struct pbuf *got)
 	uint32_t n;
 	char state[8];
 
-	/* the scan crosses scopes: the request's scope is not looked at */
+	/* the scan crosses scopes: it needs no scope */
 	read_run(READ_BLOB_SCAN, "", (const char *)cursor->b, cursor->len, 0,
 	    limit, &out);
 	pr_init(&rd, out.data, out.len);
