@@ -29,7 +29,7 @@
 /* bounds of the metadata strings */
 #define FSM_BLOB_UUID_MAX 64 /* owner_uuid, node_identity_uuid */
 #define FSM_BLOB_NODE_MAX 255 /* node_id */
-#define FSM_BLOB_NAME_MAX 4096 /* original_name */
+#define FSM_BLOB_NAME_MAX 8192 /* original_name: a part header holds it */
 #define FSM_BLOB_TYPE_MAX 255 /* content_type (§13.1) */
 #define FSM_BLOB_HASH_LEN 64 /* lowercase hex SHA-256 */
 
