@@ -81,9 +81,12 @@ typedef int (*hclient_body_cb)(const char *buf, size_t len, void *arg);
  * by HCLIENT_BODY_MAX here; the caller bounds them.
  *
  * Bodies with Content-Length, chunked, or up to the connection's end.
- * Neither head nor done runs for a redirect or a 1xx head.  done's status
- * is the head's when one arrived (also with an err).  NULL (no callback)
- * when the URL or extra_header is malformed or TLS is not configured.
+ * Redirect and 1xx responses reach neither head nor body callback.  No
+ * callback runs inside this call.  done's status is the last head's when
+ * one arrived (also with an err); its body_len counts the bytes handed
+ * over.  NULL (no callback) when the URL, bearer or extra_header is
+ * malformed, idle_timeout_ms is not positive, or TLS is not configured.
+ * hclient_free() must not run inside this call's callbacks.
  */
 struct hcall *
 hclient_get_stream(struct hclient *, const char *url, const char *bearer,
