@@ -328,7 +328,9 @@ apid_events_purge(const char *scope)
 
 	for (s = TAILQ_FIRST(&hub.subs); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		if (s->ws == NULL || strcmp(s->scope, scope) != 0)
+		/* a session already closing is not counted twice */
+		if (s->ws == NULL || ws_session_closing(s->ws) ||
+		    strcmp(s->scope, scope) != 0)
 			continue;
 		n++;
 		ws_session_close(s->ws, WS_CLOSE_PURGED);

@@ -297,6 +297,12 @@ ws_session_send(struct ws_session *s, const uint8_t *p, size_t len)
 	return true;
 }
 
+bool
+ws_session_closing(const struct ws_session *s)
+{
+	return s->close_deadline_ms != 0 || wslay_event_get_close_sent(s->ctx);
+}
+
 void
 ws_session_close(struct ws_session *s, uint16_t code)
 {

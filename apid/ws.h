@@ -60,6 +60,8 @@ struct ws_session *ws_session_new(struct event_base *, struct bufferevent *,
  * full the session closes with 1013 and false is returned.
  */
 bool ws_session_send(struct ws_session *, const uint8_t *, size_t);
+/* a close frame was sent or is queued: the session is ending */
+bool ws_session_closing(const struct ws_session *);
 /* sends a close frame with code; the session ends when answered or 1 s */
 void ws_session_close(struct ws_session *, uint16_t code);
 

@@ -136,6 +136,20 @@ class EventsSlots(_EventsMixin, _SubscribeMixin, NodeTestCase):
         # the block is lifted: a new session gets a slot at once
         self.expect_open(self.subscribe(topic, auth=bearer(tok), node=f2))
         self.wait_subscribers(tok, lead, 1)
+        # an alias shakes its key's scope too
+        again = self.expect_open(self.subscribe(topic, auth=bearer(tok), node=f1))
+        self.wait_subscribers(tok, lead, 2)
+        r = lead.request("POST", "events/shake", auth=bearer(alias))
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(r.json(), {"disconnected_sessions": 2, "success": True})
+        self.expect_closed(again, 4000)
+        self.assertEqual(self.subscribers(tok, lead), 0)
+        # root purges root's sessions only
+        root_f2 = self.expect_open(self.subscribe(topic, node=f2))
+        r = f2.request("POST", "events/purge")
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(r.json()["disconnected_sessions"], 1, r.describe())
+        self.expect_closed(root_f2, 4000)
         # root's shake closes root's sessions, not the others'
         r = lead.request("POST", "events/shake")
         self.assertEqual(r.status, 200, r.describe())
@@ -190,6 +204,24 @@ class EventsSlots(_EventsMixin, _SubscribeMixin, NodeTestCase):
         wait_for(lambda: f.request("GET", "ping").status == 200, scaled(15),
                  "the thawed node to answer")
         # it catches up on the log, then gets only what is new
+        self.expect_json(self.publish(topic, "new", node=lead, auth=bearer(tok)), {})
+        self.expect_event(ws, topic, "new")
+
+    def test_restarted_node_does_not_replay(self):
+        lead = self.cluster.wait_leader()
+        f = self.followers(lead)[0]
+        tok = self.create_key(uniq("restart"), node=lead,
+                              limits={"rate_per_second_event_limit": 1000})
+        topic = uniq("t")
+        self.assertEqual(f.stop(), 0, f.log_tail())
+        for i in range(5):
+            self.expect_json(self.publish(topic, {"old": i}, node=lead,
+                                          auth=bearer(tok)), {})
+        t0 = time.monotonic()
+        wait_for(lambda: time.monotonic() - t0 > REPLAY_WINDOW_S + 1,
+                 REPLAY_WINDOW_S + 5, "the replay window to pass")
+        f.start()
+        ws = self.expect_open(self.subscribe(topic, auth=bearer(tok), node=f))
         self.expect_json(self.publish(topic, "new", node=lead, auth=bearer(tok)), {})
         self.expect_event(ws, topic, "new")
 
