@@ -314,6 +314,9 @@ raftd_blobs_tick(struct raftd_blobs *rb, bool all)
 {
 	uint64_t now = node_now_ms();
 
+	/* a start that failed early stops without a ring */
+	if (rb == NULL)
+		return;
 	for (size_t i = 0; i < RAFTD_BLOBS_WAIT_MAX; i++) {
 		struct bwait *w = &rb->waits[i];
 		void *waiter = w->waiter;
