@@ -169,7 +169,8 @@ sub_read(struct bufferevent *bev, void *arg)
 	(void)arg;
 	for (;;) {
 		have = evbuffer_get_length(in);
-		if (have < 2 || evbuffer_copyout(in, hdr, have < 10 ? have : 10) < 2)
+		if (have < 2 ||
+		    evbuffer_copyout(in, hdr, have < 10 ? have : 10) < 2)
 			return;
 		plen = hdr[1] & 0x7f;
 		hlen = 2;
@@ -280,8 +281,9 @@ main(int argc, char **argv)
 	int64_t t0, t1, max_us = 0;
 
 	if (argc != 6) {
-		fprintf(stderr, "usage: events_load TOKEN LEADER_PORT "
-				"PORT[,PORT...] SUBS SECONDS\n");
+		fprintf(stderr,
+		    "usage: events_load TOKEN LEADER_PORT "
+		    "PORT[,PORT...] SUBS SECONDS\n");
 		return 2;
 	}
 	token = argv[1];
@@ -320,8 +322,8 @@ main(int argc, char **argv)
 			max_us = (int64_t)(i * HIST_US);
 			break;
 		}
-	printf("subscribers %d, publisher 1 (sequential), %d s\n", subs,
-	    seconds);
+	printf(
+	    "subscribers %d, publisher 1 (sequential), %d s\n", subs, seconds);
 	printf("published %" PRIu64 " events: %.0f events/s\n",
 	    (uint64_t)atomic_load(&published),
 	    (double)atomic_load(&published) / seconds);

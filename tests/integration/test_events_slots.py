@@ -225,6 +225,36 @@ class EventsSlots(_EventsMixin, _SubscribeMixin, NodeTestCase):
         self.expect_json(self.publish(topic, "new", node=lead, auth=bearer(tok)), {})
         self.expect_event(ws, topic, "new")
 
+    def test_release_retried_across_a_leader_change(self):
+        lead = self.cluster.wait_leader()
+        f1, f2 = self.followers(lead)
+        tok = self.create_key(uniq("retry"), node=lead)
+        topic = uniq("t")
+        ws = self.expect_open(self.subscribe(topic, auth=bearer(tok), node=f1))
+        self.wait_subscribers(tok, lead, 1)
+        # the leader stalls: the release has nobody to go to at first
+        lead.freeze()
+        try:
+            ws.close()
+            new = wait_for(lambda: self.leader_among((f1, f2)), scaled(30),
+                           "a leader among the two others")
+            self.wait_subscribers(tok, new, 0)
+        finally:
+            lead.thaw()
+        self.cluster.wait_leader()
+
+    def leader_among(self, nodes):
+        names = set()
+        for m in nodes:
+            r = m.request("GET", "ping")
+            if r.status != 200:
+                return None
+            names.add(r.json().get("leader"))
+        if len(names) != 1:
+            return None
+        name = names.pop()
+        return next((m for m in nodes if m.name == name), None)
+
     def test_zz_metrics_and_show_node(self):
         lead = self.cluster.wait_leader()
         topic = uniq("m")
