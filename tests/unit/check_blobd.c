@@ -1,0 +1,808 @@
+/*
+ * blobd: the pure parts (file names, download URL, fetch back-off, repair
+ * decisions) and, in one process against a temporary directory, the
+ * worker pool with the upload, download and purge paths.  A stand-in
+ * raftd on an in-process NNG channel answers the proposals and reads.
+ */
+#include <sys/stat.h>
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "blobd/blobd_int.h"
+#include "blobd/paths.h"
+#include "blobd/policy.h"
+#include "common/log.h"
+
+/* SHA-256 test vectors (FIPS 180-2 "abc", and "hello world") */
+#define SHA_ABC \
+	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define SHA_HELLO \
+	"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+#define BADGE "0b6d2c8e-6f5e-4a59-8f0b-5d0c1e2f3a4b"
+
+/*
+ * pure parts
+ */
+
+START_TEST(test_scope_and_key)
+{
+	char s65[66];
+
+	ck_assert(blob_scope_ok("root"));
+	ck_assert(blob_scope_ok("0b6d2c8e-6f5e-4a59-8f0b-5d0c1e2f3a4b"));
+	ck_assert(blob_scope_ok("a_B-9"));
+	ck_assert(!blob_scope_ok(""));
+	ck_assert(!blob_scope_ok(".tmp"));
+	ck_assert(!blob_scope_ok(".."));
+	ck_assert(!blob_scope_ok("a/b"));
+	ck_assert(!blob_scope_ok("a b"));
+	memset(s65, 'a', 65);
+	s65[65] = '\0';
+	ck_assert(!blob_scope_ok(s65));
+	s65[64] = '\0';
+	ck_assert(blob_scope_ok(s65));
+	ck_assert(blob_key_ok((const uint8_t *)"k", 1));
+	ck_assert(blob_key_ok((const uint8_t *)"a/b c:d", 7));
+	ck_assert(!blob_key_ok((const uint8_t *)"", 0));
+	ck_assert(!blob_key_ok((const uint8_t *)"a\0b", 3));
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	char name[65], rel[BLOB_REL_MAX], tmp[BLOB_TMP_MAX];
+
+	blob_name((const uint8_t *)"abc", 3, name);
+	ck_assert_str_eq(name, SHA_ABC);
+	ck_assert(blob_name_ok(name));
+	ck_assert(!blob_name_ok("ABC"));
+	name[10] = 'A';
+	ck_assert(!blob_name_ok(name));
+	ck_assert_int_eq(blob_rel("root", (const uint8_t *)"abc", 3, rel), 0);
+	ck_assert_str_eq(rel, "root/" SHA_ABC);
+	ck_assert_int_eq(blob_rel("../x", (const uint8_t *)"abc", 3, rel), -1);
+	blob_tmp_rel("up", 0x1234, tmp);
+	ck_assert_str_eq(tmp, ".tmp/up-0000000000001234");
+}
+END_TEST
+
+START_TEST(test_download_url)
+{
+	const uint8_t key[] = { 'r', '/', ' ', 0xc3, 0xbc, '+', '~', '&' };
+	char out[64], *url;
+
+	ck_assert_int_eq(blob_urlencode(key, sizeof(key), out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "r%2F%20%C3%BC%2B~%26");
+	ck_assert_int_eq(blob_urlencode(key, sizeof(key), out, 5), -1);
+	url = blob_download_url(
+	    "https://n1.example:8443", "root", key, sizeof(key));
+	ck_assert_str_eq(url,
+	    "https://n1.example:8443/db/internal/v1/blob/download"
+	    "?key=r%2F%20%C3%BC%2B~%26&scope=root");
+	free(url);
+	ck_assert_ptr_null(blob_download_url("http://h:1", "a&b", key, 1));
+}
+END_TEST
+
+START_TEST(test_backoff)
+{
+	ck_assert_int_eq(policy_fetch_backoff_ms(0), -1);
+	ck_assert_int_eq(policy_fetch_backoff_ms(1), 1000);
+	ck_assert_int_eq(policy_fetch_backoff_ms(2), 2000);
+	ck_assert_int_eq(policy_fetch_backoff_ms(3), 4000);
+	ck_assert_int_eq(policy_fetch_backoff_ms(4), 8000);
+	ck_assert_int_eq(policy_fetch_backoff_ms(5), 16000);
+	ck_assert_int_eq(policy_fetch_backoff_ms(6), -1);
+}
+END_TEST
+
+START_TEST(test_repair_decisions)
+{
+	struct repair_file f;
+	time_t start = 1000000;
+
+	/* live, in place, right size */
+	memset(&f, 0, sizeof(f));
+	f.has_meta = f.live = f.exists = true;
+	f.meta_size = f.size = 10;
+	ck_assert_int_eq(policy_repair(&f, start), REPAIR_KEEP);
+	f.hashed = true;
+	f.hash_ok = true;
+	ck_assert_int_eq(policy_repair(&f, start), REPAIR_KEEP);
+	f.hash_ok = false;
+	ck_assert_int_eq(policy_repair(&f, start), REPAIR_DELETE_FETCH);
+	/* wrong size or missing: fetch (the hash does not matter then) */
+	f.size = 9;
+	ck_assert_int_eq(policy_repair(&f, start), REPAIR_FETCH);
+	f.exists = false;
+	f.size = 0;
+	ck_assert_int_eq(policy_repair(&f, start), REPAIR_FETCH);
+	/* tombstoned: the file stays until GC, whatever it holds */
+	f.live = false;
+	f.exists = true;
+	f.size = 3;
+	ck_assert_int_eq(policy_repair(&f, start), REPAIR_KEEP);
+	/* no metadata: deleted, unless it changed around the pass */
+	memset(&f, 0, sizeof(f));
+	f.exists = true;
+	f.ctime = start - REPAIR_YOUNG_S - 1;
+	ck_assert_int_eq(policy_repair(&f, start), REPAIR_DELETE);
+	f.ctime = start - REPAIR_YOUNG_S;
+	ck_assert_int_eq(policy_repair(&f, start), REPAIR_KEEP);
+	f.ctime = start + 5;
+	ck_assert_int_eq(policy_repair(&f, start), REPAIR_KEEP);
+	/* temporary files */
+	ck_assert(!policy_tmp_expired(start - REPAIR_TMP_AGE_S + 1, start));
+	ck_assert(policy_tmp_expired(start - REPAIR_TMP_AGE_S, start));
+}
+END_TEST
+
+/*
+ * in process: a blobd on a temporary directory
+ */
+
+struct fake_raft {
+	uint16_t propose_status; /* answer to MSG_RAFT_PROPOSE */
+	int proposals;
+	int reads;
+	char read_keys[4][16];
+	struct cmd last; /* pointers into saved */
+	uint8_t *saved;
+};
+
+static struct fx {
+	struct event_base *base;
+	struct ipc *ipc;
+	struct ipc_chan *raft_srv;
+	struct fake_raft raft;
+	struct blobd *b;
+	char dir[64];
+	int token; /* stands for an ipc_rctx */
+	/* the last reply */
+	bool replied;
+	uint16_t type;
+	uint8_t reply[BLOB_CHUNK_MAX + 64];
+	size_t reply_len;
+} fx;
+
+static void
+fake_raft_cb(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
+{
+	struct fake_raft *fr = arg;
+	struct cmd_result res = { 0 };
+	struct pbuf pb;
+
+	(void)ch;
+	pb_init(&pb);
+	if (m->hdr.type == MSG_RAFT_PROPOSE) {
+		fr->proposals++;
+		free(fr->saved);
+		fr->saved = malloc(m->len);
+		memcpy(fr->saved, m->payload, m->len);
+		ck_assert_int_eq(cmd_decode(fr->saved, m->len, &fr->last), 0);
+		res.status = fr->propose_status;
+		cmd_result_encode(&pb, &res);
+	} else if (m->hdr.type == MSG_RAFT_READ) {
+		/* every blob is unknown here */
+		struct read_req rq;
+		struct pread rest;
+
+		ck_assert_int_eq(
+		    read_req_decode(m->payload, m->len, &rq, &rest), 0);
+		ck_assert_uint_eq(rq.op, READ_BLOB_GET);
+		ck_assert_str_eq(rq.scope, "root");
+		ck_assert_uint_lt(rq.key_len, sizeof(fr->read_keys[0]));
+		if (fr->reads < 4)
+			memcpy(fr->read_keys[fr->reads], rq.key, rq.key_len);
+		fr->reads++;
+		pb_add_u16(&pb, ST_NOT_FOUND);
+		pb_add_u8(&pb, READ_LOCAL);
+	} else {
+		/* the blob stream: hold it open until the call times out */
+		pb_free(&pb);
+		return;
+	}
+	ipc_reply(m->rctx, m->hdr.type, pb.data, pb.len);
+	pb_free(&pb);
+}
+
+static void
+capture_reply(struct ipc_rctx *rctx, uint16_t type, const uint8_t *p,
+    size_t len, void *arg)
+{
+	(void)arg;
+	ck_assert_ptr_eq(rctx, (void *)&fx.token);
+	ck_assert(!fx.replied);
+	ck_assert_uint_le(len, sizeof(fx.reply));
+	memcpy(fx.reply, p, len);
+	fx.reply_len = len;
+	fx.type = type;
+	fx.replied = true;
+}
+
+static void
+run_until(bool *flag, int ms)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!*flag) {
+		event_base_loop(fx.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 +
+			(t.tv_nsec - t0.tv_nsec) / 1000000 >
+		    ms)
+			break;
+		usleep(1000);
+	}
+}
+
+static void
+settle(int ms)
+{
+	bool never = false;
+
+	run_until(&never, ms);
+}
+
+/* sends one request and waits for its reply; returns its status */
+static uint16_t
+request(uint16_t type, struct pbuf *pb, struct pread *r)
+{
+	struct ipc_msg m;
+	uint16_t st;
+
+	ck_assert(!pb->err);
+	memset(&m, 0, sizeof(m));
+	m.hdr.version = PROTO_VERSION;
+	m.hdr.type = type;
+	m.payload = pb->data;
+	m.len = pb->len;
+	m.rctx = (struct ipc_rctx *)&fx.token;
+	fx.replied = false;
+	blobd_dispatch_apid(NULL, &m, fx.b);
+	run_until(&fx.replied, 10000);
+	pb_free(pb);
+	ck_assert(fx.replied);
+	ck_assert_uint_eq(fx.type, type);
+	pr_init(r, fx.reply, fx.reply_len);
+	ck_assert_int_eq(pr_get_u16(r, &st), 0);
+	return st;
+}
+
+static uint16_t
+up_begin(const char *scope, const char *key, uint64_t max, uint64_t *handle)
+{
+	struct pread r;
+	struct pbuf pb;
+	uint16_t st;
+
+	pb_init(&pb);
+	pb_add_str(&pb, scope);
+	pb_add_bytes(&pb, key, strlen(key));
+	pb_add_u64(&pb, max);
+	st = request(MSG_BLOB_UP_BEGIN, &pb, &r);
+	ck_assert_int_eq(pr_get_u64(&r, handle), 0);
+	ck_assert_int_eq(pr_end(&r), 0);
+	return st;
+}
+
+static uint16_t
+up_chunk(uint64_t handle, uint64_t off, const char *data)
+{
+	struct pread r;
+	struct pbuf pb;
+	uint16_t st;
+
+	pb_init(&pb);
+	pb_add_u64(&pb, handle);
+	pb_add_u64(&pb, off);
+	pb_add_bytes(&pb, data, strlen(data));
+	st = request(MSG_BLOB_UP_CHUNK, &pb, &r);
+	ck_assert_int_eq(pr_end(&r), 0);
+	return st;
+}
+
+/* returns the status; size, hash and the cmd_result's status (or -1) */
+static uint16_t
+up_commit(uint64_t handle, uint64_t *size, char hash[65], int *cmd_status)
+{
+	struct cmd_result res;
+	struct pread r;
+	struct pbuf pb;
+	char *h = NULL;
+	uint16_t st;
+
+	pb_init(&pb);
+	pb_add_u64(&pb, handle);
+	pb_add_str(&pb, "owner-uuid");
+	pb_add_str(&pb, "report.pdf");
+	pb_add_str(&pb, "application/pdf");
+	st = request(MSG_BLOB_UP_COMMIT, &pb, &r);
+	ck_assert_int_eq(pr_get_u64(&r, size), 0);
+	ck_assert_int_eq(pr_get_strdup(&r, &h), 0);
+	snprintf(hash, 65, "%s", h);
+	free(h);
+	*cmd_status = -1;
+	if (pr_remaining(&r) > 0) {
+		ck_assert_int_eq(
+		    cmd_result_decode(r.p + r.off, pr_remaining(&r), &res), 0);
+		*cmd_status = res.status;
+	}
+	return st;
+}
+
+static uint16_t
+down_open(const char *scope, const char *key, uint64_t size, uint64_t *h)
+{
+	struct pread r;
+	struct pbuf pb;
+	uint16_t st;
+
+	pb_init(&pb);
+	pb_add_str(&pb, scope);
+	pb_add_bytes(&pb, key, strlen(key));
+	pb_add_u64(&pb, size);
+	pb_add_str(&pb, SHA_HELLO);
+	st = request(MSG_BLOB_DOWN_OPEN, &pb, &r);
+	ck_assert_int_eq(pr_get_u64(&r, h), 0);
+	ck_assert_int_eq(pr_end(&r), 0);
+	return st;
+}
+
+static uint16_t
+down_read(uint64_t h, uint64_t off, uint32_t len, char *out, size_t outlen)
+{
+	const uint8_t *data;
+	struct pread r;
+	struct pbuf pb;
+	uint16_t st;
+	size_t n;
+
+	pb_init(&pb);
+	pb_add_u64(&pb, h);
+	pb_add_u64(&pb, off);
+	pb_add_u32(&pb, len);
+	st = request(MSG_BLOB_DOWN_READ, &pb, &r);
+	ck_assert_int_eq(pr_get_bytes(&r, &data, &n), 0);
+	ck_assert_int_eq(pr_end(&r), 0);
+	ck_assert_uint_lt(n, outlen);
+	memcpy(out, data, n);
+	out[n] = '\0';
+	return st;
+}
+
+static uint16_t
+simple(uint16_t type, uint64_t handle)
+{
+	struct pread r;
+	struct pbuf pb;
+	uint16_t st;
+
+	pb_init(&pb);
+	pb_add_u64(&pb, handle);
+	st = request(type, &pb, &r);
+	ck_assert_int_eq(pr_end(&r), 0);
+	return st;
+}
+
+static int
+count_dir(const char *sub)
+{
+	char path[128];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/%s", fx.dir, sub);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void
+read_file(const char *rel, char *out, size_t outlen)
+{
+	char path[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", fx.dir, rel);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ne(fd, -1);
+	n = read(fd, out, outlen - 1);
+	ck_assert_int_ge(n, 0);
+	out[n] = '\0';
+	close(fd);
+}
+
+static void
+setup(void)
+{
+	char url[128], home[64];
+	int dirfd;
+
+	memset(&fx, 0, sizeof(fx));
+	snprintf(fx.dir, sizeof(fx.dir), "/tmp/check-blobd-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(fx.dir));
+	dirfd = open(fx.dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ne(dirfd, -1);
+	ck_assert_int_eq(mkdirat(dirfd, BLOB_TMP_DIR, 0700), 0);
+	fx.base = event_base_new();
+	fx.ipc = ipc_new(fx.base);
+	snprintf(home, sizeof(home), "/check-blobd-%d", (int)getpid());
+	ipc_url(url, sizeof(url), home, "node0", "raftd.api");
+	fx.raft_srv = ipc_rep_listen(fx.ipc, url, 8, fake_raft_cb, &fx.raft);
+	ck_assert_ptr_nonnull(fx.raft_srv);
+	fx.b = blobd_new(fx.base, dirfd, "node0", BADGE, 0);
+	fx.b->ipc = fx.ipc;
+	fx.b->reply_fn = capture_reply;
+	blobd_raft_start(fx.b, url);
+	ck_assert_ptr_nonnull(fx.b->raft);
+}
+
+static void
+teardown(void)
+{
+	char cmd[128];
+
+	blobd_free(fx.b);
+	ipc_close(fx.raft_srv);
+	ipc_free(fx.ipc);
+	event_base_free(fx.base);
+	free(fx.raft.saved);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx.dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(test_upload_commit)
+{
+	char hash[65], *s;
+	uint64_t h, size;
+	struct pread v;
+	uint64_t vsize;
+	int cst;
+
+	fx.raft.propose_status = ST_OK;
+	ck_assert_uint_eq(up_begin("root", "reports/a b", 0, &h), BLOB_OK);
+	ck_assert_uint_ne(h, 0);
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 1);
+	ck_assert_uint_eq(up_chunk(h, 0, "hello "), BLOB_OK);
+	/* out of order: refused, the upload goes on */
+	ck_assert_uint_eq(up_chunk(h, 3, "xyz"), BLOB_BAD);
+	ck_assert_uint_eq(up_chunk(h, 6, "world"), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h + 1000, 11, "!"), BLOB_NO_HANDLE);
+	ck_assert_uint_eq(up_commit(h, &size, hash, &cst), BLOB_OK);
+	ck_assert_uint_eq(size, 11);
+	ck_assert_str_eq(hash, SHA_HELLO);
+	ck_assert_int_eq(cst, ST_OK);
+	/* the proposal */
+	ck_assert_int_eq(fx.raft.proposals, 1);
+	ck_assert_uint_eq(fx.raft.last.type, CMD_BLOB_PUT);
+	ck_assert_str_eq(fx.raft.last.scope, "root");
+	ck_assert_uint_eq(fx.raft.last.key_len, 11);
+	ck_assert_mem_eq(fx.raft.last.key, "reports/a b", 11);
+	ck_assert_int_eq(fx.raft.last.num, 11);
+	pr_init(&v, fx.raft.last.value, fx.raft.last.value_len);
+	pr_get_strdup(&v, &s);
+	ck_assert_str_eq(s, "owner-uuid");
+	free(s);
+	pr_get_strdup(&v, &s);
+	ck_assert_str_eq(s, "node0");
+	free(s);
+	pr_get_strdup(&v, &s);
+	ck_assert_str_eq(s, BADGE);
+	free(s);
+	pr_get_u64(&v, &vsize);
+	ck_assert_uint_eq(vsize, 11);
+	pr_get_strdup(&v, &s);
+	ck_assert_str_eq(s, SHA_HELLO);
+	free(s);
+	pr_get_strdup(&v, &s);
+	ck_assert_str_eq(s, "report.pdf");
+	free(s);
+	pr_get_strdup(&v, &s);
+	ck_assert_str_eq(s, "application/pdf");
+	free(s);
+	ck_assert_int_eq(pr_end(&v), 0);
+	/* in place under its name, nothing left in .tmp */
+	ck_assert_int_eq(count_dir("root"), 1);
+	{
+		char rel[BLOB_REL_MAX], data[32];
+
+		blob_rel("root", (const uint8_t *)"reports/a b", 11, rel);
+		read_file(rel, data, sizeof(data));
+		ck_assert_str_eq(data, "hello world");
+	}
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
+	ck_assert_int_eq(fx.b->blob_count, 1);
+	ck_assert_int_eq(fx.b->blob_bytes, 11);
+	/* the handle is gone */
+	ck_assert_uint_eq(up_chunk(h, 11, "x"), BLOB_NO_HANDLE);
+}
+END_TEST
+
+START_TEST(test_upload_refused)
+{
+	char hash[65];
+	uint64_t h, size;
+	int cst;
+
+	fx.raft.propose_status = ST_KEY_EXISTS;
+	ck_assert_uint_eq(up_begin("ds1", "k", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "abc"), BLOB_OK);
+	ck_assert_uint_eq(up_commit(h, &size, hash, &cst), BLOB_REFUSED);
+	ck_assert_uint_eq(size, 3);
+	ck_assert_str_eq(hash, SHA_ABC);
+	ck_assert_int_eq(cst, ST_KEY_EXISTS);
+	settle(200);
+	ck_assert_int_eq(count_dir("ds1"), -1);
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
+	/* no leader: the proposal failed */
+	fx.raft.propose_status = ST_NO_LEADER;
+	ck_assert_uint_eq(up_begin("ds1", "k", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_commit(h, &size, hash, &cst), BLOB_RAFT);
+	ck_assert_int_eq(cst, ST_NO_LEADER);
+	settle(200);
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
+}
+END_TEST
+
+START_TEST(test_upload_limits)
+{
+	uint64_t h, h2, hs[BLOBD_TRANSFERS_MAX];
+
+	ck_assert_uint_eq(up_begin("root", "big", 4, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "abcd"), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 4, "e"), BLOB_TOO_BIG);
+	ck_assert_uint_eq(up_chunk(h, 4, "e"), BLOB_NO_HANDLE);
+	settle(200);
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
+	/* bad requests */
+	ck_assert_uint_eq(up_begin("a/b", "k", 0, &h), BLOB_BAD);
+	ck_assert_uint_eq(up_begin("root", "", 0, &h), BLOB_BAD);
+	/* at most BLOBD_TRANSFERS_MAX at once */
+	for (int i = 0; i < BLOBD_TRANSFERS_MAX; i++)
+		ck_assert_uint_eq(up_begin("root", "k", 0, &hs[i]), BLOB_OK);
+	ck_assert_uint_eq(up_begin("root", "k", 0, &h2), BLOB_BUSY);
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), BLOBD_TRANSFERS_MAX);
+	ck_assert_uint_eq(simple(MSG_BLOB_UP_ABORT, hs[0]), BLOB_OK);
+	ck_assert_uint_eq(simple(MSG_BLOB_UP_ABORT, hs[0]), BLOB_NO_HANDLE);
+	ck_assert_uint_eq(up_begin("root", "k", 0, &h2), BLOB_OK);
+	/* idle ones go, with their files */
+	upload_idle(fx.b, blobd_now_ms() + BLOBD_IDLE_MS);
+	settle(300);
+	ck_assert_uint_eq(fx.b->nuploads, 0);
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
+	ck_assert_uint_eq(up_chunk(h2, 0, "x"), BLOB_NO_HANDLE);
+}
+END_TEST
+
+START_TEST(test_download)
+{
+	char hash[65], buf[64];
+	uint64_t h, size;
+	int cst;
+
+	fx.raft.propose_status = ST_OK;
+	ck_assert_uint_eq(up_begin("root", "dl", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "hello world"), BLOB_OK);
+	ck_assert_uint_eq(up_commit(h, &size, hash, &cst), BLOB_OK);
+
+	ck_assert_uint_eq(down_open("root", "dl", 11, &h), BLOB_OK);
+	ck_assert_uint_eq(fx.b->ndownloads, 1);
+	ck_assert_uint_eq(down_read(h, 0, 5, buf, sizeof(buf)), BLOB_OK);
+	ck_assert_str_eq(buf, "hello");
+	ck_assert_uint_eq(down_read(h, 6, 100, buf, sizeof(buf)), BLOB_OK);
+	ck_assert_str_eq(buf, "world");
+	ck_assert_uint_eq(down_read(h, 11, 10, buf, sizeof(buf)), BLOB_OK);
+	ck_assert_str_eq(buf, "");
+	ck_assert_uint_eq(
+	    down_read(h, 0, BLOB_CHUNK_MAX + 1, buf, sizeof(buf)), BLOB_BAD);
+	ck_assert_uint_eq(simple(MSG_BLOB_DOWN_CLOSE, h), BLOB_OK);
+	ck_assert_uint_eq(down_read(h, 0, 5, buf, sizeof(buf)), BLOB_NO_HANDLE);
+	ck_assert_uint_eq(fx.b->ndownloads, 0);
+
+	/* idle handles are closed */
+	ck_assert_uint_eq(down_open("root", "dl", 11, &h), BLOB_OK);
+	download_idle(fx.b, blobd_now_ms() + BLOBD_IDLE_MS);
+	ck_assert_uint_eq(down_read(h, 0, 5, buf, sizeof(buf)), BLOB_NO_HANDLE);
+}
+END_TEST
+
+START_TEST(test_not_replicated)
+{
+	char hash[65];
+	uint64_t h, size;
+	int cst;
+
+	fx.raft.propose_status = ST_OK;
+	ck_assert_uint_eq(up_begin("root", "nr", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "hello world"), BLOB_OK);
+	ck_assert_uint_eq(up_commit(h, &size, hash, &cst), BLOB_OK);
+	/* another size than the metadata's: a fetch is queued */
+	ck_assert_uint_eq(down_open("root", "nr", 12, &h), BLOB_NOT_REPLICATED);
+	ck_assert_uint_eq(h, 0);
+	/* absent */
+	ck_assert_uint_eq(
+	    down_open("root", "absent", 11, &h), BLOB_NOT_REPLICATED);
+	/* each job first asks raftd for the metadata; the stand-in knows
+	 * neither blob, so both jobs are dropped */
+	settle(500);
+	ck_assert_int_eq(fx.raft.reads, 2);
+	ck_assert_str_eq(fx.raft.read_keys[0], "nr");
+	ck_assert_str_eq(fx.raft.read_keys[1], "absent");
+	ck_assert_uint_eq(fetch_queued(fx.b->fetch), 0);
+	ck_assert_uint_eq(fetch_running(fx.b->fetch), 0);
+}
+END_TEST
+
+START_TEST(test_purge)
+{
+	char hash[65];
+	uint64_t h, size;
+	int cst;
+
+	fx.raft.propose_status = ST_OK;
+	ck_assert_uint_eq(up_begin("ds2", "p", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "abc"), BLOB_OK);
+	ck_assert_uint_eq(up_commit(h, &size, hash, &cst), BLOB_OK);
+	ck_assert_int_eq(count_dir("ds2"), 1);
+	blobd_purge(fx.b, "ds2", (const uint8_t *)"p", 1);
+	/* a missing file is fine */
+	blobd_purge(fx.b, "ds2", (const uint8_t *)"never", 5);
+	settle(300);
+	ck_assert_int_eq(count_dir("ds2"), 0);
+	ck_assert_int_eq(fx.b->blob_count, 0);
+	ck_assert_int_eq(fx.b->blob_bytes, 0);
+}
+END_TEST
+
+START_TEST(test_status)
+{
+	struct json_object *o, *v;
+	struct pread r;
+	struct pbuf pb;
+	char *text = NULL;
+	uint64_t h;
+
+	ck_assert_uint_eq(up_begin("root", "s", 0, &h), BLOB_OK);
+	pb_init(&pb);
+	ck_assert_uint_eq(request(MSG_BLOB_STATUS, &pb, &r), BLOB_OK);
+	ck_assert_int_eq(pr_get_strdup(&r, &text), 0);
+	o = json_tokener_parse(text);
+	ck_assert_ptr_nonnull(o);
+	ck_assert(json_object_object_get_ex(o, "uploads", &v));
+	ck_assert_int_eq(json_object_get_int(v), 1);
+	ck_assert(json_object_object_get_ex(o, "downloads", &v));
+	ck_assert_int_eq(json_object_get_int(v), 0);
+	ck_assert(json_object_object_get_ex(o, "replication_queue", &v));
+	ck_assert(json_object_object_get_ex(o, "fetches_running", &v));
+	ck_assert(json_object_object_get_ex(o, "blob_count", &v));
+	ck_assert(json_object_object_get_ex(o, "blob_bytes", &v));
+	json_object_put(o);
+	free(text);
+}
+END_TEST
+
+/* a job's done() runs exactly once, after its work, on the loop */
+struct count_job {
+	struct pool_job job;
+	int *worked;
+	int *done;
+	int *stopped;
+};
+
+static void
+count_work(struct pool_job *j)
+{
+	struct count_job *c = (struct count_job *)j;
+
+	usleep(1000);
+	__atomic_add_fetch(c->worked, 1, __ATOMIC_SEQ_CST);
+}
+
+static void
+count_done(struct pool_job *j, bool stopping)
+{
+	struct count_job *c = (struct count_job *)j;
+
+	(*c->done)++;
+	if (stopping)
+		(*c->stopped)++;
+	free(c);
+}
+
+START_TEST(test_pool)
+{
+	struct event_base *base = event_base_new();
+	int worked = 0, done = 0, stopped = 0, before;
+	struct pool *p = pool_new(base, 2);
+	struct count_job *c;
+
+	for (int i = 0; i < 20; i++) {
+		c = calloc(1, sizeof(*c));
+		c->job.work = count_work;
+		c->job.done = count_done;
+		c->worked = &worked;
+		c->done = &done;
+		c->stopped = &stopped;
+		pool_submit(p, &c->job);
+	}
+	ck_assert_uint_eq(pool_pending(p), 20);
+	for (int i = 0; i < 2000 && done < 10; i++)
+		event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK),
+		    usleep(1000);
+	ck_assert_int_ge(done, 10);
+	ck_assert_int_eq(stopped, 0);
+	before = done;
+	/* the rest finish in pool_free, marked as stopping */
+	pool_free(p);
+	ck_assert_int_eq(worked, 20);
+	ck_assert_int_eq(done, 20);
+	ck_assert_int_eq(stopped, 20 - before);
+	event_base_free(base);
+}
+END_TEST
+
+static Suite *
+blobd_suite(void)
+{
+	Suite *s = suite_create("blobd");
+	TCase *tc;
+
+	tc = tcase_create("pure");
+	tcase_add_test(tc, test_scope_and_key);
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_download_url);
+	tcase_add_test(tc, test_backoff);
+	tcase_add_test(tc, test_repair_decisions);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("pool");
+	tcase_add_test(tc, test_pool);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("transfers");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_upload_commit);
+	tcase_add_test(tc, test_upload_refused);
+	tcase_add_test(tc, test_upload_limits);
+	tcase_add_test(tc, test_download);
+	tcase_add_test(tc, test_not_replicated);
+	tcase_add_test(tc, test_purge);
+	tcase_add_test(tc, test_status);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	log_init("check_blobd", 1, LOG_LEVEL_WARN);
+	evthread_use_pthreads();
+	sr = srunner_create(blobd_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
