@@ -117,6 +117,7 @@ void upload_abort(struct blobd *, struct ipc_rctx *, struct pread *);
 void upload_idle(struct blobd *, int64_t now_ms);
 /* stop: every upload not committing is removed */
 void upload_stop(struct blobd *);
+void upload_free_all(struct blobd *);
 
 /* download.c */
 void download_open(struct blobd *, struct ipc_rctx *, struct pread *);
@@ -127,6 +128,7 @@ void download_stop(struct blobd *);
 
 /* raft.c: calls to raftd; -1 when raftd is not reachable now */
 void blobd_raft_start(struct blobd *, const char *url);
+/* closes the channel: calls in flight never call back */
 void blobd_raft_stop(struct blobd *);
 int blobd_propose(struct blobd *, const struct cmd *, ipc_resp_cb, void *);
 int blobd_read(struct blobd *, const struct read_req *, int timeout_ms,
@@ -151,6 +153,7 @@ void blob_record_free(struct blob_record *);
 /* stream.c: the applied-blob stream */
 void stream_start(struct blobd *);
 void stream_stop(struct blobd *);
+void stream_free(struct blobd *);
 
 /* fetch.c: copies of blobs from other nodes (API.md §13.6) */
 struct fetchq *fetch_new(struct blobd *);

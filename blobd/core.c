@@ -162,8 +162,8 @@ blobd_stop_begin(struct blobd *b, void (*done)(void *), void *arg)
 	blobd_stop_poll(-1, 0, b);
 }
 
-/* after the stop sequence (or in tests): nothing may be in flight on
- * raftd.api that still names this state once the loop runs again */
+/* after the stop sequence (or in tests): jobs finish, raftd.api closes
+ * (dropping its calls' callbacks), then everything goes */
 void
 blobd_free(struct blobd *b)
 {
@@ -177,9 +177,12 @@ blobd_free(struct blobd *b)
 	/* runs every done() still owed: transfers and jobs free themselves */
 	pool_free(b->pool);
 	b->pool = NULL;
+	blobd_raft_stop(b);
+	stream_stop(b);
+	stream_free(b);
+	upload_free_all(b);
 	fetch_free(b->fetch);
 	repair_free(b->repair);
-	blobd_raft_stop(b);
 	if (b->api != NULL)
 		ipc_close(b->api);
 	if (b->stop_timer != NULL)

@@ -45,6 +45,9 @@ blobd_raft_stop(struct blobd *b)
 	if (b->raft_retry != NULL)
 		event_free(b->raft_retry);
 	b->raft_retry = NULL;
+	/* calls in flight are dropped without their callbacks */
+	ipc_close(b->raft);
+	b->raft = NULL;
 }
 
 int

@@ -603,16 +603,12 @@ repair_stop(struct repair *r)
 	evtimer_del(r->timer);
 }
 
-/* after pool_free; a scan in flight is dropped with the process */
+/* after pool_free and once raftd.api is closed */
 void
 repair_free(struct repair *r)
 {
 	if (r == NULL)
 		return;
-	if (r->scan_busy) {
-		/* its answer may still come while the loop runs: keep it */
-		return;
-	}
 	repair_free_page(r);
 	nameset_clear(&r->known);
 	free(r->cursor);

@@ -123,11 +123,7 @@ stream_done(int err, struct ipc_msg *m, void *arg)
 	struct stream *s = arg;
 
 	s->polling = false;
-	if (s->stopped) {
-		free(s);
-		return;
-	}
-	if (s->b->stopping)
+	if (s->stopped || s->b->stopping)
 		return;
 	if (err != 0 || m == NULL) {
 		if (err != ETIMEDOUT)
@@ -191,9 +187,20 @@ stream_start(struct blobd *b)
 	stream_issue(s);
 }
 
-/* a poll in flight keeps the state until its answer (or the exit) */
 void
 stream_stop(struct blobd *b)
+{
+	struct stream *s = b->stream;
+
+	if (s == NULL || s->stopped)
+		return;
+	evtimer_del(s->retry);
+	s->stopped = true;
+}
+
+/* once raftd.api is closed: no answer can name it any more */
+void
+stream_free(struct blobd *b)
 {
 	struct stream *s = b->stream;
 
@@ -201,8 +208,5 @@ stream_stop(struct blobd *b)
 		return;
 	b->stream = NULL;
 	event_free(s->retry);
-	s->retry = NULL;
-	s->stopped = true;
-	if (!s->polling)
-		free(s);
+	free(s);
 }

@@ -701,3 +701,16 @@ upload_propose(struct upload *u)
 	}
 	pb_free(&v);
 }
+
+/* after pool_free and once raftd.api is closed: nothing can answer the
+ * uploads still waiting for their proposal */
+void
+upload_free_all(struct blobd *b)
+{
+	struct upload *u;
+
+	while ((u = TAILQ_FIRST(&b->uploads)) != NULL) {
+		u->rctx = NULL;
+		upload_free(u);
+	}
+}
