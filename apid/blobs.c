@@ -820,10 +820,13 @@ body_chunk(struct http_req *req, const char *p, size_t n, void *arg)
 			    "body: malformed multipart/form-data: %s",
 			    mp_error(b->mp));
 		rc = -1;
-	} else if (b->checking || b->begin_pending ||
-	    b->pending.len >= BLOB_CHUNK_MAX) {
+	} else {
+		/* a chunk may be due */
+		bup_pump(b);
 		/* back-pressure: blobd (or raftd) first */
-		if (!b->paused) {
+		if (bup_live(b) && !b->paused &&
+		    (b->checking || b->begin_pending ||
+			b->pending.len >= BLOB_CHUNK_MAX)) {
 			b->paused = true;
 			http_req_pause_body(req);
 		}

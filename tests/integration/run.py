@@ -25,7 +25,8 @@ sys.path.insert(0, HERE)
 import harness  # noqa: E402
 
 MODULES = ("values", "http", "access", "process", "cluster", "cluster_ops",
-           "keys", "malformed", "cache", "metrics", "events", "events_slots")
+           "keys", "malformed", "cache", "metrics", "events", "events_slots",
+           "blobs")
 TEST_TIMEOUT = 180
 
 
