@@ -700,6 +700,107 @@ START_TEST(test_status)
 }
 END_TEST
 
+/* over a real blobd.api channel, with chunks of the largest size */
+struct api_call {
+	bool done;
+	int err;
+	uint16_t status;
+	uint64_t handle;
+};
+
+static void
+api_got(int err, struct ipc_msg *m, void *arg)
+{
+	struct api_call *c = arg;
+	struct pread r;
+
+	c->done = true;
+	c->err = err;
+	if (err != 0)
+		return;
+	pr_init(&r, m->payload, m->len);
+	pr_get_u16(&r, &c->status);
+	if (m->hdr.type == MSG_BLOB_UP_BEGIN)
+		pr_get_u64(&r, &c->handle);
+}
+
+static struct api_call
+api_call(struct ipc_chan *ch, uint16_t type, struct pbuf *pb)
+{
+	struct api_call c = { 0 };
+
+	ck_assert_int_eq(
+	    ipc_call(ch, type, pb->data, pb->len, 10000, api_got, &c), 0);
+	pb_free(pb);
+	run_until(&c.done, 12000);
+	ck_assert(c.done);
+	ck_assert_int_eq(c.err, 0);
+	return c;
+}
+
+START_TEST(test_api_channel)
+{
+	char url[128], home[64], hash[65], rel[BLOB_REL_MAX];
+	struct ipc_chan *cli;
+	struct api_call c;
+	struct pbuf pb;
+	uint8_t *data;
+	size_t total = 2 * BLOB_CHUNK_MAX + 1000, off = 0, n;
+	struct stat st;
+	char path[256];
+
+	fx.raft.propose_status = ST_OK;
+	fx.b->reply_fn = NULL;
+	snprintf(home, sizeof(home), "/check-blobd-%d", (int)getpid());
+	ipc_url(url, sizeof(url), home, "node0", "blobd.api");
+	fx.b->api = ipc_rep_listen(
+	    fx.ipc, url, BLOBD_API_NCTX, blobd_dispatch_apid, fx.b);
+	ck_assert_ptr_nonnull(fx.b->api);
+	cli = ipc_req_dial(fx.ipc, url, 4);
+	ck_assert_ptr_nonnull(cli);
+	data = malloc(total);
+	for (size_t i = 0; i < total; i++)
+		data[i] = (uint8_t)(i * 7);
+	pb_init(&pb);
+	pb_add_str(&pb, "root");
+	pb_add_bytes(&pb, "big", 3);
+	pb_add_u64(&pb, 0);
+	c = api_call(cli, MSG_BLOB_UP_BEGIN, &pb);
+	ck_assert_uint_eq(c.status, BLOB_OK);
+	while (off < total) {
+		n = total - off < BLOB_CHUNK_MAX ? total - off : BLOB_CHUNK_MAX;
+		pb_init(&pb);
+		pb_add_u64(&pb, c.handle);
+		pb_add_u64(&pb, off);
+		pb_add_bytes(&pb, data + off, n);
+		ck_assert_uint_eq(
+		    api_call(cli, MSG_BLOB_UP_CHUNK, &pb).status, BLOB_OK);
+		off += n;
+	}
+	pb_init(&pb);
+	pb_add_u64(&pb, c.handle);
+	pb_add_str(&pb, "o");
+	pb_add_str(&pb, "n");
+	pb_add_str(&pb, "t");
+	ck_assert_uint_eq(
+	    api_call(cli, MSG_BLOB_UP_COMMIT, &pb).status, BLOB_OK);
+	blob_rel("root", (const uint8_t *)"big", 3, rel);
+	snprintf(path, sizeof(path), "%s/%s", fx.dir, rel);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, (off_t)total);
+	crypto_sha256_hex(data, total, hash);
+	pb_init(&pb);
+	pb_add_str(&pb, "root");
+	pb_add_bytes(&pb, "big", 3);
+	pb_add_u64(&pb, total);
+	pb_add_str(&pb, hash);
+	ck_assert_uint_eq(
+	    api_call(cli, MSG_BLOB_DOWN_OPEN, &pb).status, BLOB_OK);
+	ipc_close(cli);
+	free(data);
+}
+END_TEST
+
 /* a job's done() runs exactly once, after its work, on the loop */
 struct count_job {
 	struct pool_job job;
@@ -788,6 +889,7 @@ blobd_suite(void)
 	tcase_add_test(tc, test_not_replicated);
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_api_channel);
 	suite_add_tcase(s, tc);
 	return s;
 }
