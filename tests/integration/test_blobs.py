@@ -238,8 +238,14 @@ class Blobs(_BlobMixin, NodeTestCase):
     def test_iterate(self):
         pre = uniq("it") + "/"
         keys = [pre + k for k in ("b", "a", "c")]
-        for k in keys:
-            self.expect_json(self.upload(k, k.encode()), {})
+        # three uploads on one keep-alive connection
+        with self.node.conn() as c:
+            for k in keys:
+                body = multipart([part("key", k.encode()),
+                                  part("blob", k.encode(), "f")])
+                self.expect_json(c.request(
+                    "POST", "/db/api/v1/blob/set", body,
+                    self.node.auth_headers(True) + [MP_TYPE]), {})
         self.expect_json(self.biter({"prefix": pre}), {"data": sorted(keys)})
         self.expect_json(self.biter({"prefix": pre + "*", "offset": 1, "limit": 1}),
                          {"data": [pre + "b"]})
@@ -325,6 +331,45 @@ class Blobs(_BlobMixin, NodeTestCase):
         self.assertEqual(self.bdelete("q1", auth=auth).status, 202)
         r = self.req("GET", "limits", auth=auth)
         self.assertEqual(r.json()["usage"]["bytes_on_disk"], 0, r.describe())
+
+    def tmp_files(self):
+        tmp = os.path.join(self.node.node_dir, "blobs", ".tmp")
+        return os.listdir(tmp) if os.path.isdir(tmp) else []
+
+    def test_client_gone_mid_upload(self):
+        key = uniq("gone")
+        head = multipart([part("key", key.encode())], close=False)
+        head += ("--%s\r\nContent-Disposition: form-data; name=\"blob\"\r\n"
+                 "\r\n" % BOUNDARY).encode()
+        with self.node.conn() as c:
+            c.sock.sendall(("POST /db/api/v1/blob/set HTTP/1.1\r\nHost: x\r\n"
+                            "Authorization: Bearer %s\r\nContent-Type: %s\r\n"
+                            "Content-Length: %d\r\n\r\n"
+                            % (self.node.root_key, MP_TYPE[1],
+                               len(head) + MAX_SIZE)).encode())
+            c.sock.sendall(head + os.urandom(700 * 1024))
+            wait_for(lambda: self.tmp_files(), 5,
+                     "a temporary file for the upload")
+        # the connection is gone: the upload is aborted, its file removed
+        wait_for(lambda: not self.tmp_files(), 15,
+                 "the temporary file to go after the client left")
+        self.expect(self.bget(key), 404, "KEY_NOT_FOUND")
+        self.expect_json(self.upload(key, b"complete"), {})
+        self.expect_blob(self.bget(key), b"complete", "application/pdf")
+
+    def test_not_replicated(self):
+        key = uniq("lost")
+        self.expect_json(self.upload(key, b"will vanish"), {})
+        os.unlink(self.blob_path(self.node, key))
+        for method in ("GET", "HEAD"):
+            r = self.bget(key, method=method)
+            self.expect(r, 503, "BLOB_NOT_REPLICATED", msg=method)
+            self.assertEqual(r.header("Retry-After"), "1", r.describe())
+        r = self.req("GET", "/db/internal/v1/blob/download",
+                     query={"key": key, "scope": "root"}, binding="private")
+        self.expect(r, 503, "BLOB_NOT_REPLICATED")
+        # still listed: the metadata is there
+        self.assertEqual(self.biter({"prefix": key}).json(), {"data": [key]})
 
     def test_get_errors(self):
         self.expect(self.req("GET", "blob/get"), 400, "BAD_REQUEST", names="key")
