@@ -157,6 +157,11 @@ struct fake_raft {
 	int proposals;
 	int reads;
 	char read_keys[4][16];
+	int scans;
+	struct pbuf scan; /* READ_BLOB_SCAN answer after the consistency */
+	struct pbuf answers[4]; /* MSG_RAFT_BLOBS answers, in turn */
+	int nanswers;
+	int polls;
 	struct cmd last; /* pointers into saved */
 	uint8_t *saved;
 };
@@ -177,6 +182,32 @@ static struct fx {
 } fx;
 
 static void
+fake_raft_read(struct fake_raft *fr, struct ipc_msg *m, struct pbuf *pb)
+{
+	struct read_req rq;
+	struct pread rest;
+
+	ck_assert_int_eq(read_req_decode(m->payload, m->len, &rq, &rest), 0);
+	if (rq.op == READ_BLOB_SCAN) {
+		fr->scans++;
+		ck_assert_uint_eq(rq.key_len, 0);
+		pb_add_u16(pb, ST_OK);
+		pb_add_u8(pb, READ_LOCAL);
+		pb_add_raw(pb, fr->scan.data, fr->scan.len);
+		return;
+	}
+	/* every blob is unknown to READ_BLOB_GET here */
+	ck_assert_uint_eq(rq.op, READ_BLOB_GET);
+	ck_assert_str_eq(rq.scope, "root");
+	ck_assert_uint_lt(rq.key_len, sizeof(fr->read_keys[0]));
+	if (fr->reads < 4)
+		memcpy(fr->read_keys[fr->reads], rq.key, rq.key_len);
+	fr->reads++;
+	pb_add_u16(pb, ST_NOT_FOUND);
+	pb_add_u8(pb, READ_LOCAL);
+}
+
+static void
 fake_raft_cb(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 {
 	struct fake_raft *fr = arg;
@@ -193,21 +224,12 @@ fake_raft_cb(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 		ck_assert_int_eq(cmd_decode(fr->saved, m->len, &fr->last), 0);
 		res.status = fr->propose_status;
 		cmd_result_encode(&pb, &res);
-	} else if (m->hdr.type == MSG_RAFT_READ) {
-		/* every blob is unknown here */
-		struct read_req rq;
-		struct pread rest;
-
-		ck_assert_int_eq(
-		    read_req_decode(m->payload, m->len, &rq, &rest), 0);
-		ck_assert_uint_eq(rq.op, READ_BLOB_GET);
-		ck_assert_str_eq(rq.scope, "root");
-		ck_assert_uint_lt(rq.key_len, sizeof(fr->read_keys[0]));
-		if (fr->reads < 4)
-			memcpy(fr->read_keys[fr->reads], rq.key, rq.key_len);
-		fr->reads++;
-		pb_add_u16(&pb, ST_NOT_FOUND);
-		pb_add_u8(&pb, READ_LOCAL);
+	} else if (m->hdr.type == MSG_RAFT_READ)
+		fake_raft_read(fr, m, &pb);
+	else if (m->hdr.type == MSG_RAFT_BLOBS && fr->polls < fr->nanswers) {
+		pb_add_raw(&pb, fr->answers[fr->polls].data,
+		    fr->answers[fr->polls].len);
+		fr->polls++;
 	} else {
 		/* the blob stream: hold it open until the call times out */
 		pb_free(&pb);
@@ -447,7 +469,7 @@ setup(void)
 	fx.ipc = ipc_new(fx.base);
 	snprintf(home, sizeof(home), "/check-blobd-%d", (int)getpid());
 	ipc_url(url, sizeof(url), home, "node0", "raftd.api");
-	fx.raft_srv = ipc_rep_listen(fx.ipc, url, 8, fake_raft_cb, &fx.raft);
+	fx.raft_srv = ipc_rep_listen(fx.ipc, url, 32, fake_raft_cb, &fx.raft);
 	ck_assert_ptr_nonnull(fx.raft_srv);
 	fx.b = blobd_new(fx.base, dirfd, "node0", BADGE, 0);
 	fx.b->ipc = fx.ipc;
@@ -466,6 +488,9 @@ teardown(void)
 	ipc_free(fx.ipc);
 	event_base_free(fx.base);
 	free(fx.raft.saved);
+	pb_free(&fx.raft.scan);
+	for (int i = 0; i < fx.raft.nanswers; i++)
+		pb_free(&fx.raft.answers[i]);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx.dir);
 	ck_assert_int_eq(system(cmd), 0);
 }
@@ -700,6 +725,180 @@ START_TEST(test_status)
 }
 END_TEST
 
+static void
+write_file(const char *rel, const char *data)
+{
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", fx.dir, rel);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	close(fd);
+}
+
+static bool
+exists(const char *rel)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/%s", fx.dir, rel);
+	return access(path, F_OK) == 0;
+}
+
+static const char *
+rel_of(const char *key)
+{
+	static char rel[4][BLOB_REL_MAX];
+	static int turn;
+	char *r = rel[turn++ % 4];
+
+	blob_rel("root", (const uint8_t *)key, strlen(key), r);
+	return r;
+}
+
+/* one READ_BLOB_SCAN entry: str scope, bytes key, bytes record */
+static void
+scan_entry(struct pbuf *pb, const char *key, uint8_t state, uint64_t size,
+    const char *hash)
+{
+	struct pbuf rec;
+
+	pb_init(&rec);
+	pb_add_u8(&rec, state);
+	pb_add_i64(&rec, 1);
+	pb_add_i64(&rec, state ? 2 : 0);
+	pb_add_str(&rec, "owner");
+	pb_add_str(&rec, "node1");
+	pb_add_str(&rec, BADGE);
+	pb_add_u64(&rec, size);
+	pb_add_str(&rec, hash);
+	pb_add_str(&rec, "");
+	pb_add_str(&rec, "application/octet-stream");
+	pb_add_str(pb, "root");
+	pb_add_bytes(pb, key, strlen(key));
+	pb_add_bytes(pb, rec.data, rec.len);
+	pb_free(&rec);
+}
+
+static bool
+key_read(const char *key)
+{
+	for (int i = 0; i < fx.raft.reads && i < 4; i++)
+		if (strcmp(fx.raft.read_keys[i], key) == 0)
+			return true;
+	return false;
+}
+
+START_TEST(test_repair_pass)
+{
+	struct timespec old[2];
+	char path[256];
+
+	mkdir(strcat(strcpy(path, fx.dir), "/root"), 0700);
+	write_file(rel_of("ok"), "abc");
+	write_file(rel_of("bad"), "abd");
+	write_file(rel_of("tomb"), "tombstoned: stays until GC");
+	/* no metadata, but changed just now: kept for the next pass */
+	write_file(rel_of("young"), "x");
+	write_file(".tmp/old", "left over");
+	write_file(".tmp/new", "in progress");
+	snprintf(path, sizeof(path), "%s/.tmp/old", fx.dir);
+	old[0].tv_sec = old[1].tv_sec = time(NULL) - REPAIR_TMP_AGE_S - 10;
+	old[0].tv_nsec = old[1].tv_nsec = 0;
+	ck_assert_int_eq(utimensat(AT_FDCWD, path, old, 0), 0);
+
+	pb_init(&fx.raft.scan);
+	pb_add_u32(&fx.raft.scan, 4);
+	scan_entry(&fx.raft.scan, "ok", 0, 3, SHA_ABC);
+	scan_entry(&fx.raft.scan, "bad", 0, 3, SHA_ABC);
+	scan_entry(&fx.raft.scan, "gone", 0, 3, SHA_ABC);
+	scan_entry(&fx.raft.scan, "tomb", 1, 3, SHA_ABC);
+	pb_add_bytes(&fx.raft.scan, NULL, 0);
+
+	fx.b->repair = repair_new(fx.b, 3600 * 1000);
+	repair_request(fx.b, "test");
+	ck_assert(repair_running(fx.b->repair));
+	for (int i = 0; i < 500 && repair_running(fx.b->repair); i++)
+		settle(10);
+	ck_assert(!repair_running(fx.b->repair));
+	ck_assert_int_eq(fx.raft.scans, 1);
+	/* corrupt: deleted and queued; missing: queued */
+	ck_assert(exists(rel_of("ok")));
+	ck_assert(!exists(rel_of("bad")));
+	ck_assert(exists(rel_of("tomb")));
+	ck_assert(exists(rel_of("young")));
+	ck_assert(!exists(".tmp/old"));
+	ck_assert(exists(".tmp/new"));
+	/* the fetch jobs ask raftd first (the stand-in drops them) */
+	settle(300);
+	ck_assert_int_eq(fx.raft.reads, 2);
+	ck_assert(key_read("bad"));
+	ck_assert(key_read("gone"));
+	/* what the walk counted: ok, tomb, young */
+	ck_assert_int_eq(fx.b->blob_count, 3);
+	/* asked while none runs: a pass now; while one runs: one more */
+	repair_request(fx.b, "again");
+	repair_request(fx.b, "and again");
+	for (int i = 0; i < 500 && fx.raft.scans < 3; i++)
+		settle(10);
+	ck_assert_int_eq(fx.raft.scans, 2 + 1);
+}
+END_TEST
+
+/* one MSG_RAFT_BLOBS answer */
+static void
+stream_answer(struct pbuf *pb, uint64_t epoch, uint64_t lost, uint8_t kind,
+    const char *key, const char *node)
+{
+	pb_init(pb);
+	pb_add_u64(pb, epoch);
+	pb_add_u64(pb, lost);
+	pb_add_u64(pb, 7);
+	pb_add_u32(pb, 1);
+	pb_add_u64(pb, 7);
+	pb_add_u8(pb, kind);
+	pb_add_str(pb, kind == BLOB_CHANGE_RESYNC ? "" : "root");
+	pb_add_bytes(pb, key, strlen(key));
+	pb_add_u64(pb, kind == BLOB_CHANGE_PUT ? 3 : 0);
+	pb_add_str(pb, kind == BLOB_CHANGE_PUT ? SHA_ABC : "");
+	pb_add_str(pb, node);
+}
+
+START_TEST(test_stream)
+{
+	char path[256];
+
+	mkdir(strcat(strcpy(path, fx.dir), "/root"), 0700);
+	write_file(rel_of("purged"), "abc");
+	stream_answer(
+	    &fx.raft.answers[0], 5, 0, BLOB_CHANGE_PURGE, "purged", "");
+	/* ours: already in place, nothing to fetch */
+	stream_answer(
+	    &fx.raft.answers[1], 5, 0, BLOB_CHANGE_PUT, "mine", "node0");
+	stream_answer(
+	    &fx.raft.answers[2], 5, 0, BLOB_CHANGE_PUT, "theirs", "node1");
+	stream_answer(&fx.raft.answers[3], 5, 0, BLOB_CHANGE_RESYNC, "", "");
+	fx.raft.nanswers = 4;
+	pb_init(&fx.raft.scan);
+	pb_add_u32(&fx.raft.scan, 0);
+	pb_add_bytes(&fx.raft.scan, NULL, 0);
+	fx.b->repair = repair_new(fx.b, 3600 * 1000);
+	stream_start(fx.b);
+	for (int i = 0; i < 500 && (fx.raft.polls < 4 || fx.raft.scans < 1);
+	     i++)
+		settle(10);
+	settle(200);
+	ck_assert_int_eq(fx.raft.polls, 4);
+	ck_assert(!exists(rel_of("purged")));
+	ck_assert_int_eq(fx.raft.reads, 1);
+	ck_assert(key_read("theirs"));
+	/* RESYNC ran a repair pass */
+	ck_assert_int_eq(fx.raft.scans, 1);
+}
+END_TEST
+
 /* over a real blobd.api channel, with chunks of the largest size */
 struct api_call {
 	bool done;
@@ -890,6 +1089,8 @@ blobd_suite(void)
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_status);
 	tcase_add_test(tc, test_api_channel);
+	tcase_add_test(tc, test_repair_pass);
+	tcase_add_test(tc, test_stream);
 	suite_add_tcase(s, tc);
 	return s;
 }
