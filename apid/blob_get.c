@@ -263,7 +263,8 @@ meta_got(struct areq *ar, int err, const uint8_t *p, size_t len)
 	}
 	memcpy(d->hash, m.hash, BLOB_HASH_LEN);
 	d->size = m.size;
-	if (m.ctype_len > 0 && m.ctype_len <= BLOB_CTYPE_MAX) {
+	/* it becomes a header line: only what an upload could have stored */
+	if (blob_media_type_valid((const char *)m.ctype, m.ctype_len)) {
 		memcpy(d->ctype, m.ctype, m.ctype_len);
 		d->ctype[m.ctype_len] = '\0';
 	}

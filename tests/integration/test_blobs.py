@@ -141,6 +141,23 @@ class Blobs(_BlobMixin, NodeTestCase):
         self.expect_blob(self.bget(key), data, "application/octet-stream")
         self.expect(self.bget("other-key"), 404, "KEY_NOT_FOUND")
 
+    def test_chunked_upload(self):
+        key = uniq("chunked")
+        data = tricky_bytes(300 * 1024)
+        body = multipart([part("key", key.encode()),
+                          part("blob", data, "c.txt", "text/plain; charset=utf-8")])
+        out, i, step = b"", 0, 1
+        while i < len(body):
+            piece = body[i:i + step]
+            out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+            i += len(piece)
+            step = step * 3 + 1
+        out += b"0\r\n\r\n"
+        r = self.node.request("POST", "blob/set", out, headers=[
+            MP_TYPE, ("Transfer-Encoding", "chunked")])
+        self.expect_json(r, {})
+        self.expect_blob(self.bget(key), data, "text/plain; charset=utf-8")
+
     def test_empty_blob_and_no_filename(self):
         key = uniq("empty")
         self.expect_json(self.upload(key, b"", filename=None, ctype=None), {})
