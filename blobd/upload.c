@@ -20,6 +20,9 @@
 #include "blobd/blobd_int.h"
 #include "common/log.h"
 
+/* the check after an unknown outcome; apid waits 15 s for COMMIT */
+#define UPLOAD_VERIFY_MS 2000
+
 enum upload_op { UP_CREATE, UP_WRITE, UP_SYNC, UP_PLACE, UP_REMOVE };
 
 struct upload {
@@ -638,6 +641,63 @@ upload_synth_result(struct upload *u, uint16_t st)
 	pb_free(&pb);
 }
 
+/*
+ * READ_BLOB_GET (linearizable) after an unknown outcome: the record is
+ * ours when it names this node, its badge, our size and hash
+ */
+static void
+upload_verified(int err, struct ipc_msg *m, void *arg)
+{
+	struct upload *u = arg;
+	struct blob_record rec;
+	const uint8_t *p;
+	struct pread r;
+	uint16_t st = ST_INTERNAL;
+	uint8_t cons;
+	size_t len;
+	bool ours = false;
+
+	u->busy = false;
+	if (err == 0 && m != NULL) {
+		pr_init(&r, m->payload, m->len);
+		pr_get_u16(&r, &st);
+		pr_get_u8(&r, &cons);
+		if (r.err == 0 && st == ST_OK &&
+		    pr_get_bytes(&r, &p, &len) == 0 && pr_end(&r) == 0 &&
+		    blob_record_decode(p, len, &rec) == 0) {
+			ours = rec.state == 0 && rec.size == u->written &&
+			    strcmp(rec.hash, u->hash) == 0 &&
+			    strcmp(rec.node_id, u->b->node_id) == 0 &&
+			    strcmp(rec.node_identity_uuid, u->b->badge_id) == 0;
+			blob_record_free(&rec);
+		}
+	}
+	if (ours) {
+		log_info("upload: %s committed after all", u->rel);
+		upload_synth_result(u, ST_OK);
+		upload_submit(u, UP_PLACE);
+		return;
+	}
+	upload_reply_commit(u, BLOB_RAFT);
+	upload_remove(u);
+}
+
+static void
+upload_verify(struct upload *u)
+{
+	struct read_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.op = READ_BLOB_GET;
+	rq.consistency = READ_LINEARIZABLE;
+	snprintf(rq.scope, sizeof(rq.scope), "%s", u->scope);
+	rq.key = u->key;
+	rq.key_len = u->key_len;
+	u->busy = true;
+	if (blobd_read(u->b, &rq, UPLOAD_VERIFY_MS, upload_verified, u) == -1)
+		upload_verified(ECONNREFUSED, NULL, u);
+}
+
 static void
 upload_proposed(int err, struct ipc_msg *m, void *arg)
 {
@@ -646,17 +706,24 @@ upload_proposed(int err, struct ipc_msg *m, void *arg)
 	uint16_t status;
 
 	u->busy = false;
+	res.status = ST_OK;
 	if (err != 0 || m == NULL) {
 		log_warnx("upload: proposal of %s failed (%s)", u->rel,
 		    err == ETIMEDOUT ? "timeout" : "raftd not reachable");
-		upload_synth_result(
-		    u, err == ETIMEDOUT ? ST_COMMIT_UNKNOWN : ST_NO_LEADER);
+		res.status =
+		    err == ETIMEDOUT ? ST_COMMIT_UNKNOWN : ST_NO_LEADER;
+		upload_synth_result(u, res.status);
 		status = BLOB_RAFT;
 	} else if (cmd_result_decode(m->payload, m->len, &res) == -1) {
 		fatalx("%s: malformed cmd_result from raftd", __func__);
 	} else {
 		upload_set_result(u, m->payload, m->len);
 		status = upload_status_of(res.status);
+	}
+	/* it may have applied: renaming then keeps the committed bytes */
+	if (res.status == ST_COMMIT_UNKNOWN && !u->b->stopping) {
+		upload_verify(u);
+		return;
 	}
 	if (status == BLOB_OK) {
 		upload_submit(u, UP_PLACE);

@@ -158,6 +158,7 @@ struct fake_raft {
 	int reads;
 	char read_keys[4][16];
 	int scans;
+	struct pbuf record; /* READ_BLOB_GET's answer, none when empty */
 	struct pbuf scan; /* READ_BLOB_SCAN answer after the consistency */
 	struct pbuf answers[4]; /* MSG_RAFT_BLOBS answers, in turn */
 	int nanswers;
@@ -203,6 +204,12 @@ fake_raft_read(struct fake_raft *fr, struct ipc_msg *m, struct pbuf *pb)
 	if (fr->reads < 4)
 		memcpy(fr->read_keys[fr->reads], rq.key, rq.key_len);
 	fr->reads++;
+	if (fr->record.len > 0) {
+		pb_add_u16(pb, ST_OK);
+		pb_add_u8(pb, rq.consistency);
+		pb_add_bytes(pb, fr->record.data, fr->record.len);
+		return;
+	}
 	pb_add_u16(pb, ST_NOT_FOUND);
 	pb_add_u8(pb, READ_LOCAL);
 }
@@ -489,6 +496,7 @@ teardown(void)
 	event_base_free(fx.base);
 	free(fx.raft.saved);
 	pb_free(&fx.raft.scan);
+	pb_free(&fx.raft.record);
 	for (int i = 0; i < fx.raft.nanswers; i++)
 		pb_free(&fx.raft.answers[i]);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", fx.dir);
@@ -615,6 +623,61 @@ START_TEST(test_upload_limits)
 	ck_assert_uint_eq(fx.b->nuploads, 0);
 	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
 	ck_assert_uint_eq(up_chunk(h2, 0, "x"), BLOB_NO_HANDLE);
+}
+END_TEST
+
+static bool exists(const char *);
+static const char *rel_of(const char *);
+
+/* the record READ_BLOB_GET answers */
+static void
+record_of(struct pbuf *rec, const char *node, uint64_t size, const char *hash)
+{
+	pb_init(rec);
+	pb_add_u8(rec, 0);
+	pb_add_i64(rec, 1);
+	pb_add_i64(rec, 0);
+	pb_add_str(rec, "owner-uuid");
+	pb_add_str(rec, node);
+	pb_add_str(rec, BADGE);
+	pb_add_u64(rec, size);
+	pb_add_str(rec, hash);
+	pb_add_str(rec, "report.pdf");
+	pb_add_str(rec, "application/pdf");
+}
+
+START_TEST(test_upload_commit_unknown)
+{
+	char hash[65];
+	uint64_t h, size;
+	int cst;
+
+	/* not applied as far as a read tells: removed */
+	fx.raft.propose_status = ST_COMMIT_UNKNOWN;
+	ck_assert_uint_eq(up_begin("root", "u1", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "abc"), BLOB_OK);
+	ck_assert_uint_eq(up_commit(h, &size, hash, &cst), BLOB_RAFT);
+	ck_assert_int_eq(cst, ST_COMMIT_UNKNOWN);
+	ck_assert_int_eq(fx.raft.reads, 1);
+	settle(200);
+	ck_assert(!exists(rel_of("u1")));
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
+	/* another node's record under the key: not ours either */
+	record_of(&fx.raft.record, "node1", 3, SHA_ABC);
+	ck_assert_uint_eq(up_begin("root", "u2", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "abc"), BLOB_OK);
+	ck_assert_uint_eq(up_commit(h, &size, hash, &cst), BLOB_RAFT);
+	settle(200);
+	ck_assert(!exists(rel_of("u2")));
+	/* ours: it applied after all, so the file goes into place */
+	pb_free(&fx.raft.record);
+	record_of(&fx.raft.record, "node0", 3, SHA_ABC);
+	ck_assert_uint_eq(up_begin("root", "u3", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "abc"), BLOB_OK);
+	ck_assert_uint_eq(up_commit(h, &size, hash, &cst), BLOB_OK);
+	ck_assert_int_eq(cst, ST_OK);
+	ck_assert(exists(rel_of("u3")));
+	ck_assert_int_eq(fx.raft.reads, 3);
 }
 END_TEST
 
@@ -1083,6 +1146,7 @@ blobd_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_upload_commit);
 	tcase_add_test(tc, test_upload_refused);
+	tcase_add_test(tc, test_upload_commit_unknown);
 	tcase_add_test(tc, test_upload_limits);
 	tcase_add_test(tc, test_download);
 	tcase_add_test(tc, test_not_replicated);
