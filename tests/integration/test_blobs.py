@@ -211,12 +211,23 @@ class Blobs(_BlobMixin, NodeTestCase):
         self.assertEqual(r.header("ETag"), etag)
         self.assertEqual(r.header("Content-Type"), "application/pdf")
         self.expect(self.bget(uniq("absent"), method="HEAD"), 404)
-        # keep-alive survives a streamed body: two gets on one connection
+        # keep-alive survives a streamed body: two gets on one connection,
+        # then pipelined: a get, a head, a ranged get, in order
+        path = "/db/api/v1/blob/get?key=" + key
+        auth = "Authorization: Bearer %s\r\n" % self.node.root_key
         with self.node.conn() as c:
             for _ in range(2):
-                r = c.request("GET", "/db/api/v1/blob/get?key=" + key, None,
-                              self.node.auth_headers(True))
+                r = c.request("GET", path, None, self.node.auth_headers(True))
                 self.assertEqual(r.body, data)
+            c.send(("GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n"
+                    "HEAD %s HTTP/1.1\r\nHost: x\r\n%s\r\n"
+                    "GET %s HTTP/1.1\r\nHost: x\r\n%sRange: bytes=1-2\r\n\r\n"
+                    % (path, auth, path, auth, path, auth)).encode())
+            self.assertEqual(c.read_response().body, data)
+            r = c.read_response(head=True)
+            self.assertEqual((r.status, r.body), (200, b""))
+            r = c.read_response()
+            self.assertEqual((r.status, r.body), (206, data[1:3]))
 
     def test_reupload_is_refused(self):
         key = uniq("twice")
