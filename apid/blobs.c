@@ -563,6 +563,8 @@ bup_send_chunk(struct bup *b)
 static void
 bup_result_error(struct bup *b, const struct cmd_result *res)
 {
+	struct pbuf h;
+
 	switch (res->status) {
 	case ST_BLOB_TOMBSTONED:
 		bup_tombstoned(b);
@@ -578,6 +580,14 @@ bup_result_error(struct bup *b, const struct cmd_result *res)
 	case ST_NO_LEADER:
 	case ST_NOT_LEADER:
 		bup_retry(b, "NO_LEADER", "no leader known");
+		break;
+	case ST_API_KEY_NOT_FOUND:
+		/* the key was deleted while its upload ran */
+		pb_init(&h);
+		http_hdr_add(&h, "WWW-Authenticate", "Bearer");
+		bup_fail(
+		    b, 401, "AUTHENTICATION_FAILED", &h, "the key was deleted");
+		pb_free(&h);
 		break;
 	case ST_COMMIT_UNKNOWN:
 		bup_retry(b, "COMMIT_UNKNOWN",
