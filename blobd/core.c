@@ -154,6 +154,8 @@ blobd_stop_begin(struct blobd *b, void (*done)(void *), void *arg)
 	b->stopped = done;
 	b->stopped_arg = arg;
 	stream_stop(b);
+	fetch_stop(b->fetch);
+	repair_stop(b->repair);
 	upload_stop(b);
 	download_stop(b);
 	b->stop_deadline_ms = blobd_now_ms() + BLOBD_STOP_WAIT_MS;

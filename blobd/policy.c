@@ -14,7 +14,7 @@ policy_repair(const struct repair_file *f, time_t started)
 	if (!f->has_meta) {
 		if (!f->exists || f->ctime >= started - REPAIR_YOUNG_S)
 			return REPAIR_KEEP;
-		return REPAIR_DELETE;
+		return f->orphan_before ? REPAIR_DELETE : REPAIR_SUSPECT;
 	}
 	/* tombstoned: GC purges the file, and nobody reads it meanwhile */
 	if (!f->live)

@@ -32,19 +32,25 @@ struct repair_file {
 	bool hashed; /* re-hashed in this pass */
 	bool hash_ok;
 	time_t ctime; /* last status change: renames set it */
+	/* no metadata in the previous pass either */
+	bool orphan_before;
 };
 
 enum repair_action {
 	REPAIR_KEEP = 0,
 	REPAIR_FETCH, /* missing or wrong size: fetch replaces it */
 	REPAIR_DELETE_FETCH, /* corrupt: delete, then fetch */
-	REPAIR_DELETE, /* no metadata */
+	/* no metadata: remembered, deleted if the next pass agrees */
+	REPAIR_SUSPECT,
+	REPAIR_DELETE, /* no metadata in two passes in a row */
 };
 
 /*
  * started: when the pass began reading metadata.  A file without
  * metadata that changed since may belong to a blob committed after the
- * scan read its range: keep it for the next pass.
+ * scan read its range: keep it for the next pass.  Nor is one pass
+ * enough to delete: raftd may still be replaying its log after a
+ * restart, so its state can briefly lag the files.
  */
 enum repair_action policy_repair(const struct repair_file *, time_t started);
 /* a temporary file last changed at mtime is a left-over at now */

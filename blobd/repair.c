@@ -8,6 +8,8 @@
  * pass stopped), a mismatch deleted and queued.  Then a walk of the
  * directory deletes files no record names and temporary files older than
  * an hour.  Tombstoned blobs keep their files until GC purges them.
+ * A file without metadata goes only when two passes in a row found it
+ * so (policy.h says why).
  */
 #include <sys/stat.h>
 
@@ -65,6 +67,9 @@ struct repair {
 	uint8_t *cursor;
 	size_t cursor_len;
 	struct nameset known;
+	/* files without metadata in the last walk, and in this one */
+	struct nameset suspects;
+	struct nameset suspects_next;
 	uint64_t index; /* live blobs seen this pass */
 	uint64_t rehash_from; /* the first index to re-hash */
 	uint64_t rehash_next;
@@ -225,10 +230,19 @@ repair_walk_scope(struct repair *r, int sfd, const char *scope)
 		f.exists = true;
 		f.size = (uint64_t)st.st_size;
 		f.ctime = st.st_ctime;
-		if (policy_repair(&f, r->started) == REPAIR_DELETE &&
-		    unlinkat(dirfd(d), de->d_name, 0) == 0) {
-			r->orphans++;
-			continue;
+		f.orphan_before = !f.has_meta && nameset_has(&r->suspects, rel);
+		switch (policy_repair(&f, r->started)) {
+		case REPAIR_SUSPECT:
+			nameset_add(&r->suspects_next, rel);
+			break;
+		case REPAIR_DELETE:
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0) {
+				r->orphans++;
+				continue;
+			}
+			break;
+		default:
+			break;
 		}
 		r->files++;
 		r->bytes += st.st_size;
@@ -397,6 +411,9 @@ repair_job_done(struct pool_job *j, bool stopping)
 		return;
 	}
 	if (r->op == ROP_WALK) {
+		nameset_clear(&r->suspects);
+		r->suspects = r->suspects_next;
+		memset(&r->suspects_next, 0, sizeof(r->suspects_next));
 		blobd_counted(r->b, r->files, r->bytes);
 		repair_end(r, true);
 		return;
@@ -542,6 +559,7 @@ repair_begin(struct repair *r, const char *why)
 	r->budget = REPAIR_REHASH_BYTES;
 	r->queued = r->corrupt = r->orphans = r->tmps = 0;
 	nameset_clear(&r->known);
+	nameset_clear(&r->suspects_next);
 	log_info("repair: pass started (%s)", why);
 	repair_scan(r);
 }
@@ -611,6 +629,8 @@ repair_free(struct repair *r)
 		return;
 	repair_free_page(r);
 	nameset_clear(&r->known);
+	nameset_clear(&r->suspects);
+	nameset_clear(&r->suspects_next);
 	free(r->cursor);
 	event_free(r->timer);
 	free(r);

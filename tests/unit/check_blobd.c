@@ -140,10 +140,13 @@ START_TEST(test_repair_decisions)
 	f.exists = true;
 	f.size = 3;
 	ck_assert_int_eq(policy_repair(&f, start), REPAIR_KEEP);
-	/* no metadata: deleted, unless it changed around the pass */
+	/* no metadata: deleted when the last pass found none either,
+	 * unless it changed around the pass */
 	memset(&f, 0, sizeof(f));
 	f.exists = true;
 	f.ctime = start - REPAIR_YOUNG_S - 1;
+	ck_assert_int_eq(policy_repair(&f, start), REPAIR_SUSPECT);
+	f.orphan_before = true;
 	ck_assert_int_eq(policy_repair(&f, start), REPAIR_DELETE);
 	f.ctime = start - REPAIR_YOUNG_S;
 	ck_assert_int_eq(policy_repair(&f, start), REPAIR_KEEP);
