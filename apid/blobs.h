@@ -20,7 +20,8 @@ apid_handler apid_blobs_handler(enum route_id);
 /* insidb_blob_replication_queue from blobd's last status, when fresh */
 void apid_blobs_metrics(struct pbuf *);
 
-/* blob_get.c */
+/* blob_set.c, blob_get.c */
+void apid_blob_set(struct areq *);
 void apid_blob_get(struct areq *);
 void apid_blob_download(struct areq *);
 
