@@ -184,5 +184,7 @@ int blobd_hash_file(int fd, uint64_t size, char out[65]);
 /* purge.c: a purged blob's file goes (missing is fine) */
 void blobd_purge(
     struct blobd *, const char *scope, const uint8_t *key, size_t key_len);
+/* a temporary file (".tmp/...") to remove in the same batches */
+void blobd_unlink_later(struct blobd *, const char *tmp_rel);
 
 #endif

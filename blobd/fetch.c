@@ -37,7 +37,7 @@
 #define FETCH_REDIRECTS 2
 
 enum fjob_state { FJ_QUEUED, FJ_WAITING, FJ_RUNNING };
-enum fjob_op { FOP_PREPARE, FOP_WRITE, FOP_FINISH, FOP_REMOVE };
+enum fjob_op { FOP_PREPARE, FOP_WRITE, FOP_FINISH, FOP_CLOSE, FOP_REMOVE };
 enum fjob_outcome { FOUT_OK, FOUT_PRESENT, FOUT_MISMATCH, FOUT_IO };
 
 struct fjob {
@@ -171,6 +171,20 @@ fjob_work_prepare(struct fjob *j)
 	}
 	if (j->fd != -1)
 		return;
+	/* the partial file of an earlier round: resumed */
+	if (j->tmp[0] != '\0') {
+		j->fd =
+		    openat(j->dirfd, j->tmp, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (j->fd != -1 && fstat(j->fd, &st) == 0) {
+			j->written = (uint64_t)st.st_size < j->size
+			    ? (uint64_t)st.st_size
+			    : 0;
+			return;
+		}
+		if (j->fd != -1)
+			close(j->fd);
+		j->fd = -1;
+	}
 	if (RAND_bytes((unsigned char *)&id, sizeof(id)) != 1) {
 		j->err = EIO;
 		return;
@@ -297,6 +311,15 @@ fjob_work(struct pool_job *pj)
 	case FOP_FINISH:
 		fjob_work_finish(j);
 		break;
+	case FOP_CLOSE:
+		/* waiting jobs hold no descriptor; only a useful part stays */
+		close(j->fd);
+		j->fd = -1;
+		if (j->written == 0) {
+			unlinkat(j->dirfd, j->tmp, 0);
+			j->tmp[0] = '\0';
+		}
+		break;
 	case FOP_REMOVE:
 		if (j->fd != -1)
 			close(j->fd);
@@ -399,7 +422,7 @@ fjob_job_done(struct pool_job *pj, bool stopping)
 	}
 	if (stopping || j->fq->stopping)
 		return;
-	if (j->cancelled && j->op != FOP_FINISH) {
+	if (j->cancelled && j->op != FOP_FINISH && j->op != FOP_CLOSE) {
 		if (j->call != NULL)
 			hclient_cancel(j->call);
 		j->call = NULL;
@@ -437,6 +460,9 @@ fjob_job_done(struct pool_job *pj, bool stopping)
 		break;
 	case FOP_FINISH:
 		fjob_finished(j);
+		break;
+	case FOP_CLOSE:
+		fjob_round_failed(j);
 		break;
 	case FOP_REMOVE:
 		break;
@@ -678,6 +704,15 @@ fjob_round_failed(struct fjob *j)
 	struct timeval tv;
 	int64_t ms;
 
+	if (j->fd != -1) {
+		/* comes back here once the descriptor is closed */
+		fjob_submit(j, FOP_CLOSE);
+		return;
+	}
+	if (j->cancelled) {
+		fjob_end(j);
+		return;
+	}
 	j->failed++;
 	ms = policy_fetch_backoff_ms(j->failed);
 	if (ms < 0) {
@@ -713,10 +748,15 @@ fjob_end(struct fjob *j)
 	if (j->call != NULL)
 		hclient_cancel(j->call);
 	j->call = NULL;
-	if (j->fd != -1 || j->tmp[0] != '\0')
+	if (j->fd != -1) {
+		/* a running job (at most FETCH_RUNNING_MAX of them) */
 		fjob_submit(j, FOP_REMOVE);
-	else
+	} else {
+		/* a waiting one's partial file: removed in a batch */
+		if (j->tmp[0] != '\0')
+			blobd_unlink_later(fq->b, j->tmp);
 		fjob_free(j);
+	}
 	fetch_pump(fq);
 }
 

@@ -1,5 +1,6 @@
 /*
- * Files of purged blobs (API.md §13.7): removed on the pool in batches.
+ * Files of purged blobs (API.md §13.7), and partial files of dropped
+ * fetches: removed on the pool in batches.
  * The queue is bounded; what does not fit is left to the repair pass,
  * which deletes files without metadata.
  */
@@ -44,6 +45,11 @@ purge_work(struct pool_job *j)
 	struct stat st;
 
 	for (size_t i = 0; i < pb->n; i++) {
+		if (strncmp(pb->rel[i], BLOB_TMP_DIR "/",
+			sizeof(BLOB_TMP_DIR)) == 0) {
+			unlinkat(pb->dirfd, pb->rel[i], 0);
+			continue;
+		}
 		if (fstatat(pb->dirfd, pb->rel[i], &st, AT_SYMLINK_NOFOLLOW) ==
 		    -1)
 			continue;
@@ -92,12 +98,10 @@ purge_next(struct blobd *b)
 	pool_submit(b->pool, &pb->job);
 }
 
-void
-blobd_purge(
-    struct blobd *b, const char *scope, const uint8_t *key, size_t key_len)
+/* the slot for one more name, NULL when the queue is full */
+static char *
+purge_slot(void)
 {
-	size_t tail;
-
 	if (purge.q == NULL &&
 	    (purge.q = calloc(PURGE_QUEUE_MAX, BLOB_REL_MAX)) == NULL)
 		fatal("%s: calloc", __func__);
@@ -105,11 +109,34 @@ blobd_purge(
 		if (purge.dropped++ == 0)
 			log_warnx("purge queue full: the repair pass removes "
 				  "the rest");
-		return;
+		return NULL;
 	}
-	tail = (purge.head + purge.len) % PURGE_QUEUE_MAX;
-	if (blob_rel(scope, key, key_len, purge.q[tail]) == -1)
+	return purge.q[(purge.head + purge.len) % PURGE_QUEUE_MAX];
+}
+
+void
+blobd_purge(
+    struct blobd *b, const char *scope, const uint8_t *key, size_t key_len)
+{
+	char *slot;
+
+	if ((slot = purge_slot()) == NULL ||
+	    blob_rel(scope, key, key_len, slot) == -1)
 		return;
+	purge.len++;
+	purge_next(b);
+}
+
+void
+blobd_unlink_later(struct blobd *b, const char *tmp_rel)
+{
+	char *slot;
+
+	if (strncmp(tmp_rel, BLOB_TMP_DIR "/", sizeof(BLOB_TMP_DIR)) != 0)
+		fatalx("%s: %s is not a temporary file", __func__, tmp_rel);
+	if ((slot = purge_slot()) == NULL)
+		return;
+	snprintf(slot, BLOB_REL_MAX, "%s", tmp_rel);
 	purge.len++;
 	purge_next(b);
 }

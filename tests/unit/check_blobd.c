@@ -1217,6 +1217,30 @@ START_TEST(test_fetch_resume)
 }
 END_TEST
 
+START_TEST(test_fetch_resume_next_round)
+{
+	char want[64];
+
+	/* half the bytes, then nobody: the part waits for the next round */
+	fetch_setup(SC_HALF_THEN_CLOSE, SC_503, "node1");
+	for (int i = 0; i < 300 && peers[1].requests == 0; i++)
+		settle(10);
+	settle(100);
+	ck_assert(!fetched());
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 1);
+	peers[0].script = SC_RANGE;
+	wait_fetched(3000);
+	ck_assert(fetched());
+	ck_assert_int_eq(peers[0].requests, 2);
+	snprintf(
+	    want, sizeof(want), "\r\nRange: bytes=%zu-\r\n", fetch_len / 2);
+	ck_assert_ptr_nonnull(strstr(peers[0].head, want));
+	settle(100);
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
+	fetch_teardown();
+}
+END_TEST
+
 START_TEST(test_fetch_retry)
 {
 	/* corrupt and unavailable: the round fails, and is retried 1 s on */
@@ -1451,6 +1475,7 @@ blobd_suite(void)
 	tcase_add_test(tc, test_stream);
 	tcase_add_test(tc, test_fetch_sources);
 	tcase_add_test(tc, test_fetch_resume);
+	tcase_add_test(tc, test_fetch_resume_next_round);
 	tcase_add_test(tc, test_fetch_retry);
 	tcase_add_test(tc, test_fetch_purged);
 	suite_add_tcase(s, tc);
