@@ -478,7 +478,8 @@ fjob_head(int status, uint64_t content_length, void *arg)
 		/* the whole body: a partial file starts over */
 		j->range = false;
 		j->written = 0;
-		if (content_length == j->size)
+		/* without a length the end checks the size */
+		if (content_length == j->size || content_length == UINT64_MAX)
 			return 0;
 	} else if (status == 206 && j->range &&
 	    (content_length == UINT64_MAX ||
