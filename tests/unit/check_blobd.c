@@ -169,6 +169,8 @@ struct fake_raft {
 	char read_keys[4][16];
 	int scans;
 	struct pbuf record; /* READ_BLOB_GET's answer, none when empty */
+	bool hold_propose;
+	struct ipc_rctx *held;
 	struct pbuf scan; /* READ_BLOB_SCAN answer after the consistency */
 	struct pbuf answers[4]; /* MSG_RAFT_BLOBS answers, in turn */
 	int nanswers;
@@ -239,6 +241,12 @@ fake_raft_cb(struct ipc_chan *ch, struct ipc_msg *m, void *arg)
 		fr->saved = malloc(m->len);
 		memcpy(fr->saved, m->payload, m->len);
 		ck_assert_int_eq(cmd_decode(fr->saved, m->len, &fr->last), 0);
+		if (fr->hold_propose) {
+			/* the test answers it later */
+			fr->held = m->rctx;
+			pb_free(&pb);
+			return;
+		}
 		res.status = fr->propose_status;
 		cmd_result_encode(&pb, &res);
 	} else if (m->hdr.type == MSG_RAFT_READ)
@@ -1280,6 +1288,66 @@ START_TEST(test_fetch_purged)
 }
 END_TEST
 
+static void
+stopped_cb(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+START_TEST(test_stop)
+{
+	struct cmd_result res = { .status = ST_OK };
+	struct ipc_msg m;
+	uint64_t h, h2, h3;
+	bool stopped = false;
+	struct pbuf pb;
+
+	fx.raft.hold_propose = true;
+	ck_assert_uint_eq(up_begin("root", "committing", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "abc"), BLOB_OK);
+	ck_assert_uint_eq(up_begin("root", "open", 0, &h2), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h2, 0, "abc"), BLOB_OK);
+	/* the commit's proposal stays out until answered below */
+	pb_init(&pb);
+	pb_add_u64(&pb, h);
+	pb_add_str(&pb, "o");
+	pb_add_str(&pb, "n");
+	pb_add_str(&pb, "t");
+	memset(&m, 0, sizeof(m));
+	m.hdr.type = MSG_BLOB_UP_COMMIT;
+	m.payload = pb.data;
+	m.len = pb.len;
+	m.rctx = (struct ipc_rctx *)&fx.token;
+	fx.replied = false;
+	blobd_dispatch_apid(NULL, &m, fx.b);
+	pb_free(&pb);
+	for (int i = 0; i < 300 && fx.raft.held == NULL; i++)
+		settle(10);
+	ck_assert_ptr_nonnull(fx.raft.held);
+
+	blobd_stop_begin(fx.b, stopped_cb, &stopped);
+	/* the open upload is gone, the committing one waits */
+	settle(300);
+	ck_assert(!stopped);
+	ck_assert_uint_eq(fx.b->nuploads, 1);
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 1);
+	ck_assert_uint_eq(up_begin("root", "late", 0, &h3), BLOB_BUSY);
+	/* it applies: in place, answered, and the stop completes */
+	pb_init(&pb);
+	cmd_result_encode(&pb, &res);
+	ipc_reply(fx.raft.held, MSG_RAFT_PROPOSE, pb.data, pb.len);
+	pb_free(&pb);
+	fx.raft.held = NULL;
+	fx.replied = false;
+	run_until(&stopped, 3000);
+	ck_assert(stopped);
+	ck_assert(fx.replied);
+	ck_assert_uint_eq(fx.type, MSG_BLOB_UP_COMMIT);
+	ck_assert(exists(rel_of("committing")));
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
+}
+END_TEST
+
 /* over a real blobd.api channel, with chunks of the largest size */
 struct api_call {
 	bool done;
@@ -1471,6 +1539,7 @@ blobd_suite(void)
 	tcase_add_test(tc, test_purge);
 	tcase_add_test(tc, test_status);
 	tcase_add_test(tc, test_api_channel);
+	tcase_add_test(tc, test_stop);
 	tcase_add_test(tc, test_repair_pass);
 	tcase_add_test(tc, test_stream);
 	tcase_add_test(tc, test_fetch_sources);
