@@ -49,13 +49,13 @@ struct blobd {
 	int dirfd; /* the blob directory (the jail) */
 	char node_id[CFG_ID_MAX + 1];
 	char badge_id[CRYPTO_UUID_LEN + 1];
-	const struct cfg *cfg; /* NULL in tests: no fetch sources */
+	const struct cfg *cfg; /* NULL: no fetch sources */
 	int64_t max_size; /* config:blobs.max_size, 0 = no limit */
 	bool tls; /* nodes are reached over https */
 	char root_key[CRYPTO_ROOT_KEY_LEN + 1];
 	const char *ca_pem;
 
-	struct ipc *ipc; /* NULL in tests */
+	struct ipc *ipc;
 	struct ipc_chan *api; /* blobd.api */
 	pid_t api_peer;
 	struct ipc_chan *raft; /* raftd.api, NULL until dialled */
@@ -76,7 +76,7 @@ struct blobd {
 	struct repair *repair;
 	struct stream *stream;
 
-	/* what blobd put in place or removed since the last count */
+	/* blob files and bytes: the last walk's count, adjusted since */
 	int64_t blob_count;
 	int64_t blob_bytes;
 	bool stopping;
