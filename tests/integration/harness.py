@@ -82,6 +82,14 @@ def free_ports(n):
     return ports
 
 
+# reports of AddressSanitizer and UndefinedBehaviorSanitizer in daemon logs
+# (LeakSanitizer cannot run inside the jail; its start-up failure is not a
+# finding); collected as nodes are cleaned up, checked per test class
+SANITIZER_RE = re.compile(r"ERROR: AddressSanitizer|runtime error:|"
+                          r"ERROR: LeakSanitizer: detected memory leaks")
+SANITIZER_REPORTS = []
+
+
 def wait_for(cond, timeout, what, interval=0.05):
     """polls cond() until it returns a true value; Abort stops at once"""
     deadline = time.monotonic() + scaled(timeout)
@@ -654,9 +662,27 @@ class Node:
                 pass
         return left
 
+    def sanitizer_reports(self):
+        """sanitizer findings in this node's logs (every start): a report
+        that did not kill its process would otherwise pass unnoticed"""
+        found = []
+        if not os.path.isdir(self.dir):
+            return found
+        for name in sorted(os.listdir(self.dir)):
+            if not (name.startswith("insid-%s-" % self.name) and name.endswith(".log")):
+                continue
+            with open(os.path.join(self.dir, name), "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+            for i, ln in enumerate(lines):
+                if SANITIZER_RE.search(ln):
+                    found.append("%s: %s" % (name, "\n".join(lines[i:i + 12])))
+                    break
+        return found
+
     def cleanup(self, keep=False):
         self.thaw()     # a stopped process would hold SIGTERM until killed
         left = self.reap_all()
+        SANITIZER_REPORTS.extend(self.sanitizer_reports())
         LIVE_NODES.discard(self)
         if self.cluster is None and not (keep or KEEP_DIRS):
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -130,6 +130,10 @@ def run_class(cls, tally, pattern):
     o, d = run_call(cls.tearDownClass)
     if o not in ("ok", "skip"):
         tally.report("%s.tearDownClass" % cls.__name__, "FAIL", d)
+    if harness.SANITIZER_REPORTS:
+        tally.report("%s.sanitizers" % cls.__name__, "FAIL",
+                     "\n".join(harness.SANITIZER_REPORTS))
+        del harness.SANITIZER_REPORTS[:]
 
 
 def main(argv):
