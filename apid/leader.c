@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "apid/metrics.h"
+#include "apid/events.h"
 #include "apid/server.h"
 #include "common/log.h"
 #include "proto/msg.h"
@@ -41,8 +42,11 @@ view_changed(struct apid *a, const struct apid_view *old)
 		log_info("apid: leader %s (term %lld)",
 		    v->leader[0] != '\0' ? v->leader : "unknown",
 		    (long long)v->term);
-	if (v->removed && !old->removed)
+	if (v->removed && !old->removed) {
 		log_warnx("apid: this node was removed from the cluster");
+		/* its event sessions end as when it stops (§14.3) */
+		apid_events_stop(a);
+	}
 }
 
 static void

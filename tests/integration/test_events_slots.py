@@ -271,3 +271,22 @@ class EventsSlots(_EventsMixin, _SubscribeMixin, NodeTestCase):
         self.assertEqual(t.returncode, 0, t.stderr.decode())
         self.assertRegex(t.stdout.decode(), r'"ws_sessions": *[1-9]')
         ws.close()
+
+    def test_zzz_removed_node_loses_its_slots(self):
+        """last: the cluster has two members afterwards"""
+        lead = self.cluster.wait_leader()
+        gone = self.followers(lead)[0]
+        tok = self.create_key(uniq("removed"), node=lead)
+        ws = self.expect_open(self.subscribe(uniq("t"), auth=bearer(tok), node=gone))
+        self.wait_subscribers(tok, lead, 1)
+        # frozen, the node cannot release anything itself
+        gone.freeze()
+        try:
+            r = lead.request("POST", "admin/cluster/remove",
+                             {"node_id": gone.name}, binding="private")
+            self.assertEqual(r.status, 200, r.describe())
+            self.wait_subscribers(tok, lead, 0)
+        finally:
+            gone.thaw()
+        # once it learns of its removal, its sessions end with 1001
+        self.expect_closed(ws, 1001)
