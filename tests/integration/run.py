@@ -26,7 +26,7 @@ import harness  # noqa: E402
 
 MODULES = ("values", "http", "access", "process", "cluster", "cluster_ops",
            "keys", "malformed", "cache", "metrics", "events", "events_slots",
-           "blobs")
+           "blobs", "blobs_cluster")
 TEST_TIMEOUT = 180
 
 

@@ -1,0 +1,385 @@
+"""Blobs on three nodes (API.md §13.1-13.7, §18.1, §20): a refused
+re-upload, a delete seen at once everywhere and the files purged by GC on
+every node, after which the key takes new bytes; a follower that was down
+during an upload fetches it after its restart; a corrupt file is found and
+replaced by the repair pass; with the receiving node dead, a restarted node
+fetches from the surviving one; concurrent uploads of one key leave exactly
+one blob; a 200 MiB transfer keeps apid and blobd small; show node and
+/metrics report the blobs."""
+
+import hashlib
+import json
+import os
+import threading
+
+from harness import Abort, Cluster, NodeTestCase, scaled, wait_for
+from test_blobs import BOUNDARY, MP_TYPE, _BlobMixin, multipart, part, sha, uniq
+
+MIB = 1024 * 1024
+
+
+def file_digest(path):
+    """sha256 hex of a file, read in pieces; None when it is not there"""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while True:
+                piece = f.read(MIB)
+                if not piece:
+                    break
+                h.update(piece)
+    except FileNotFoundError:
+        return None
+    return h.hexdigest()
+
+
+def tmp_files(node):
+    tmp = os.path.join(node.node_dir, "blobs", ".tmp")
+    return sorted(os.listdir(tmp)) if os.path.isdir(tmp) else []
+
+
+def vm_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError("no %s for pid %d" % (field, pid))
+
+
+def upload_head(node, key, length, boundary=BOUNDARY):
+    """request head and multipart preamble of an upload of length bytes"""
+    pre = multipart([part("key", key.encode())], close=False)
+    pre += ("--%s\r\nContent-Disposition: form-data; name=\"blob\"; "
+            "filename=\"f.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            % boundary).encode()
+    tail = ("\r\n--%s--\r\n" % boundary).encode()
+    head = ("POST /db/api/v1/blob/set HTTP/1.1\r\nHost: x\r\n"
+            "Authorization: Bearer %s\r\nContent-Type: %s\r\n"
+            "Content-Length: %d\r\n\r\n"
+            % (node.root_key, MP_TYPE[1], len(pre) + length + len(tail))).encode()
+    return head + pre, tail
+
+
+class _ClusterCase(_BlobMixin, NodeTestCase):
+    """a three-node cluster for the class; every test starts with all
+    three running and agreeing on a leader"""
+
+    cluster_tag = "blobsc"
+    extra_yaml = ""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(cls.cluster_tag, 3, extra_yaml=cls.extra_yaml)
+        cls.node = cls.cluster.nodes[0]
+        try:
+            cls.cluster.start()
+        except BaseException:
+            cls.cluster.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        left = cls.cluster.cleanup()
+        if left:
+            raise AssertionError("processes left running after stop (killed): %s"
+                                 % left)
+
+    def setUp(self):
+        # a test that failed half-way may have left a node down or frozen
+        for m in self.cluster.nodes:
+            m.thaw()
+            if m.proc is None or m.proc.poll() is not None:
+                m.start(wait=False)
+        for m in self.cluster.nodes:
+            m.wait_ready(60)
+        self.lead = self.cluster.wait_leader()
+        self.node = self.lead
+        self.followers = [m for m in self.cluster.nodes if m is not self.lead]
+
+    def wait_file(self, m, key, data_sha, timeout=30):
+        path = self.blob_path(m, key)
+        wait_for(lambda: file_digest(path) == data_sha, timeout,
+                 "%s: %s with the uploaded bytes" % (m.name, path))
+
+    def wait_get(self, m, key, data, timeout=20):
+        def served():
+            r = self.bget(key, node=m)
+            if r.status == 503:
+                return None
+            if r.status != 200:
+                raise Abort("%s: blob/get %s" % (m.name, r.describe()))
+            return r
+        r = wait_for(served, timeout, "%s: blob/get 200 for %s" % (m.name, key))
+        self.assertEqual(r.body, data, "%s serves other bytes" % m.name)
+        self.assertEqual(r.header("ETag"), '"%s"' % sha(data), r.describe())
+
+
+class BlobsClusterLifecycle(_ClusterCase):
+    """short GC and repair intervals: deletes, purges, restarts, repair"""
+
+    cluster_tag = "blobsl"
+    extra_yaml = "blobs:\n  gc_interval: 1s\n  repair_interval: 1s\n"
+
+    def test_reupload_delete_gc_and_upload_again(self):
+        key = uniq("life/cycle")
+        first = os.urandom(300 * 1024)
+        self.expect_json(self.upload(key, first, node=self.lead), {})
+        for m in self.cluster.nodes:
+            self.wait_file(m, key, sha(first))
+        r = self.upload(key, os.urandom(10), node=self.lead)
+        self.expect(r, 409, "KEY_EXISTS")
+        self.assertEqual(r.header("X-Blob-Already-Exists"), "true", r.describe())
+        for m in self.cluster.nodes:
+            self.wait_get(m, key, first)
+        r = self.bdelete(key, node=self.lead)
+        self.assertEqual(r.status, 202, r.describe())
+        self.assertEqual(r.json(), {})
+        # at once: a linearizable read on any node sees the tombstone
+        lin = {"consistency": "linearizable"}
+        for m in self.cluster.nodes:
+            self.expect(self.bget(key, node=m, query=lin), 404, "KEY_NOT_FOUND",
+                        msg="%s: " % m.name)
+            r = self.biter(dict(lin, prefix=key), node=m)
+            self.assertEqual(r.status, 200, r.describe())
+            self.assertEqual(r.json(), {"data": []}, "%s lists a deleted blob%s"
+                             % (m.name, r.describe()))
+        self.expect(self.bget(key, node=self.lead), 404, "KEY_NOT_FOUND")
+        # GC (1 s) purges the file on every node
+        for m in self.cluster.nodes:
+            path = self.blob_path(m, key)
+            wait_for(lambda path=path: not os.path.exists(path), 20,
+                     "%s: %s removed by GC" % (m.name, path))
+        second = os.urandom(200 * 1024 + 7)
+        r = self.upload(key, second, node=self.lead)
+        self.expect_json(r, {})
+        self.assertEqual(r.header("X-Blob-Tombstone-Exists"), "false", r.describe())
+        for m in self.cluster.nodes:
+            self.wait_file(m, key, sha(second))
+            self.wait_get(m, key, second)
+
+    def test_follower_down_during_upload_fetches_after_restart(self):
+        down = self.followers[1]
+        self.assertEqual(down.stop(), 0, down.log_tail())
+        key = uniq("while/down")
+        data = os.urandom(700 * 1024)
+        self.expect_json(self.upload(key, data, node=self.lead), {})
+        self.wait_file(self.followers[0], key, sha(data))
+        path = self.blob_path(down, key)
+        self.assertFalse(os.path.exists(path), "a stopped node got the file")
+        down.start(wait=False)
+        down.wait_ready(60)
+        self.wait_file(down, key, sha(data))
+        self.wait_get(down, key, data)
+
+    def test_corrupt_file_is_repaired(self):
+        key = uniq("corrupt")
+        data = os.urandom(256 * 1024)
+        self.expect_json(self.upload(key, data, node=self.lead), {})
+        for m in self.cluster.nodes:
+            self.wait_file(m, key, sha(data))
+        victim = self.followers[0]
+        path = self.blob_path(victim, key)
+        st = os.stat(path)
+        with open(path, "r+b") as f:
+            f.seek(len(data) // 2)
+            piece = f.read(4096)
+            f.seek(len(data) // 2)
+            f.write(bytes(b ^ 0xa5 for b in piece))
+            f.flush()
+            os.fsync(f.fileno())
+        # same size and times: only the hash tells
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        self.assertEqual(os.path.getsize(path), len(data))
+        self.assertNotEqual(file_digest(path), sha(data))
+        self.wait_file(victim, key, sha(data), timeout=30)
+        self.wait_get(victim, key, data)
+        # the other copies were left as they were
+        for m in self.cluster.nodes:
+            self.assertEqual(file_digest(self.blob_path(m, key)), sha(data), m.name)
+
+    def test_receiving_node_dead_others_replicate(self):
+        lead = self.lead
+        holder, late = self.followers
+        self.assertEqual(late.stop(), 0, late.log_tail())
+        key = uniq("orphan/source")
+        data = os.urandom(900 * 1024)
+        self.expect_json(self.upload(key, data, node=lead), {})
+        self.wait_file(holder, key, sha(data))
+        # the receiving node dies; the late node can only fetch from holder
+        lead.kill_group()
+        late.start(wait=False)
+        late.wait_ready(60)
+        self.cluster.wait_leader(60)
+        self.wait_file(late, key, sha(data), timeout=60)
+        self.wait_get(late, key, data)
+        self.wait_get(holder, key, data)
+        lead.start(wait=False)
+        lead.wait_ready(60)
+        self.cluster.wait_leader(60)
+        self.wait_file(lead, key, sha(data))
+
+    def test_concurrent_uploads_of_one_key(self):
+        key = uniq("race")
+        n = 8
+        datas = [os.urandom(150 * 1024 + i) for i in range(n)]
+        barrier = threading.Barrier(n, timeout=scaled(30))
+        results = [None] * n
+
+        def one(i):
+            head, tail = upload_head(self.lead, key, len(datas[i]))
+            with self.lead.conn() as c:
+                c.sock.sendall(head + datas[i][:-100])
+                barrier.wait()
+                c.sock.sendall(datas[i][-100:] + tail)
+                c.sent.append(b"POST blob/set #%d" % i)
+                results[i] = c.read_response()
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(scaled(60))
+        self.assertTrue(all(not t.is_alive() for t in threads), "an upload hung")
+        self.assertTrue(all(r is not None for r in results), "an upload failed")
+        winners = [i for i, r in enumerate(results) if r.status == 200]
+        self.assertEqual(len(winners), 1, "statuses %s"
+                         % [r.status for r in results])
+        for i, r in enumerate(results):
+            if i != winners[0]:
+                self.expect(r, 409, "KEY_EXISTS", msg="upload %d: " % i)
+        won = datas[winners[0]]
+        for m in self.cluster.nodes:
+            self.wait_file(m, key, sha(won))
+            self.wait_get(m, key, won)
+        for m in self.cluster.nodes:
+            wait_for(lambda m=m: not tmp_files(m), 10,
+                     "%s: blobs/.tmp empty" % m.name)
+
+
+def blocks(size, seed):
+    """size bytes from one 1 MiB random block, each block made distinct by
+    its index: never more than a block in memory"""
+    base = bytearray(seed)
+    i = 0
+    while size > 0:
+        base[:8] = i.to_bytes(8, "little")
+        piece = bytes(base[:min(size, len(base))])
+        size -= len(piece)
+        i += 1
+        yield piece
+
+
+class BlobsClusterLarge(_ClusterCase):
+    """default intervals: a quiet cluster for counts and a large transfer"""
+
+    cluster_tag = "blobsbig3"
+    SIZE = 200 * MIB
+    # VmHWM limit of apid and blobd (the peak resident size since start)
+    PEAK_KIB = 64 * 1024
+
+    def blob_status(self, m):
+        t = m.ctl("-j", "show", "node")
+        self.assertEqual(t.returncode, 0, t.stderr.decode())
+        doc = json.loads(t.stdout.decode())
+        self.assertIsInstance(doc.get("blobd"), dict, "show node: %r" % doc)
+        return doc["blobd"]
+
+    def metric(self, m, name):
+        r = m.request("GET", "/metrics", binding="private", auth=False)
+        self.assertEqual(r.status, 200, r.describe())
+        for line in r.body.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+    def test_show_node_and_metrics(self):
+        # the class's cluster starts empty
+        for m in self.cluster.nodes:
+            s = self.blob_status(m)
+            self.assertEqual((s.get("blob_count"), s.get("blob_bytes")), (0, 0),
+                             "%s: %r" % (m.name, s))
+        sizes = (1000, 2345, 0)
+        for i, size in enumerate(sizes):
+            self.expect_json(self.upload(uniq("count%d" % i), os.urandom(size),
+                                         node=self.lead), {})
+
+        def counted(m):
+            s = self.blob_status(m)
+            return s.get("blob_count") == len(sizes) and \
+                s.get("blob_bytes") == sum(sizes)
+        for m in self.cluster.nodes:
+            wait_for(lambda m=m: counted(m), 20,
+                     "%s: show node with %d blobs of %d bytes"
+                     % (m.name, len(sizes), sum(sizes)))
+            # the count is of files on disk
+            scope = os.path.join(m.node_dir, "blobs", "root")
+            self.assertEqual(len(os.listdir(scope)), len(sizes), m.name)
+        for m in self.cluster.nodes:
+            wait_for(lambda m=m: self.metric(m, "insidb_blob_replication_queue") == 0,
+                     20, "%s: insidb_blob_replication_queue 0" % m.name)
+        # a node that is down: the others' counts stay, it catches up
+        down = self.followers[0]
+        self.assertEqual(down.stop(), 0)
+        key = uniq("count-late")
+        self.expect_json(self.upload(key, b"x" * 77, node=self.lead), {})
+        down.start(wait=False)
+        down.wait_ready(60)
+        wait_for(lambda: self.blob_status(down).get("blob_bytes") == sum(sizes) + 77,
+                 30, "%s: show node counts the late blob" % down.name)
+
+    def stream_upload(self, node, key, seed):
+        digest = hashlib.sha256()
+        head, tail = upload_head(node, key, self.SIZE)
+        with node.conn() as c:
+            c.sock.settimeout(scaled(120))
+            c.sock.sendall(head)
+            for piece in blocks(self.SIZE, seed):
+                digest.update(piece)
+                c.sock.sendall(piece)
+            c.sock.sendall(tail)
+            c.sent.append(b"POST blob/set (200 MiB)")
+            r = c.read_response()
+        self.expect_json(r, {})
+        return digest.hexdigest()
+
+    def stream_download(self, node, key):
+        digest = hashlib.sha256()
+        got = 0
+        with node.conn() as c:
+            c.sock.settimeout(scaled(120))
+            c.send(("GET /db/api/v1/blob/get?key=%s HTTP/1.1\r\nHost: x\r\n"
+                    "Authorization: Bearer %s\r\n\r\n" % (key, node.root_key)).encode())
+            r = c.read_response(head=True)
+            self.assertEqual(r.status, 200, r.describe())
+            length = int(r.header("Content-Length"))
+            while got < length:
+                piece = c.rfile.read(min(MIB, length - got))
+                if not piece:
+                    break
+                digest.update(piece)
+                got += len(piece)
+        self.assertEqual(got, self.SIZE, "%s: short download" % node.name)
+        return digest.hexdigest(), r.header("ETag")
+
+    def test_large_transfer_keeps_memory_small(self):
+        check_memory = scaled(1) == 1
+        key = uniq("large")
+        want = self.stream_upload(self.lead, key, os.urandom(MIB))
+        got, etag = self.stream_download(self.lead, key)
+        self.assertEqual(got, want, "the leader returned other bytes")
+        self.assertEqual(etag, '"%s"' % want)
+        far = self.followers[0]
+        self.wait_file(far, key, want, timeout=120)
+        self.wait_file(self.followers[1], key, want, timeout=120)
+        got, etag = self.stream_download(far, key)
+        self.assertEqual(got, want, "%s returned other bytes" % far.name)
+        if not check_memory:
+            return
+        for m in self.cluster.nodes:
+            roles = m.roles()
+            for role in ("apid", "blobd"):
+                pid = roles.get(role)
+                self.assertIsInstance(pid, int, "%s: %s pid %r" % (m.name, role, roles))
+                peak = vm_kib(pid, "VmHWM")
+                self.assertLess(peak, self.PEAK_KIB, "%s: %s peaked at %d KiB"
+                                % (m.name, role, peak))
+
