@@ -172,12 +172,19 @@ class BlobsClusterLifecycle(_ClusterCase):
         self.wait_get(down, key, data)
 
     def test_corrupt_file_is_repaired(self):
+        self.corrupt_and_repair(self.followers[0])
+
+    def test_corrupt_file_on_receiving_node_is_repaired(self):
+        # the first source a fetch asks is the receiving node: here the
+        # copy must come from another node
+        self.corrupt_and_repair(self.lead)
+
+    def corrupt_and_repair(self, victim):
         key = uniq("corrupt")
         data = os.urandom(256 * 1024)
         self.expect_json(self.upload(key, data, node=self.lead), {})
         for m in self.cluster.nodes:
             self.wait_file(m, key, sha(data))
-        victim = self.followers[0]
         path = self.blob_path(victim, key)
         st = os.stat(path)
         with open(path, "r+b") as f:
@@ -196,6 +203,29 @@ class BlobsClusterLifecycle(_ClusterCase):
         # the other copies were left as they were
         for m in self.cluster.nodes:
             self.assertEqual(file_digest(self.blob_path(m, key)), sha(data), m.name)
+
+    def test_node_down_during_purge_drops_its_copy(self):
+        down = self.followers[0]
+        key = uniq("purged/while/down")
+        data = os.urandom(64 * 1024)
+        self.expect_json(self.upload(key, data, node=self.lead), {})
+        for m in self.cluster.nodes:
+            self.wait_file(m, key, sha(data))
+        self.assertEqual(down.stop(), 0, down.log_tail())
+        self.assertEqual(self.bdelete(key, node=self.lead).status, 202)
+        for m in self.cluster.nodes:
+            if m is not down:
+                path = self.blob_path(m, key)
+                wait_for(lambda path=path: not os.path.exists(path), 20,
+                         "%s: %s removed by GC" % (m.name, path))
+        self.assertTrue(os.path.exists(self.blob_path(down, key)))
+        down.start(wait=False)
+        down.wait_ready(60)
+        path = self.blob_path(down, key)
+        wait_for(lambda: not os.path.exists(path), 30,
+                 "%s: its copy of a purged blob removed" % down.name)
+        self.expect(self.bget(key, node=down, query={"consistency": "linearizable"}),
+                    404, "KEY_NOT_FOUND")
 
     def test_receiving_node_dead_others_replicate(self):
         lead = self.lead
@@ -372,6 +402,9 @@ class BlobsClusterLarge(_ClusterCase):
         self.wait_file(self.followers[1], key, want, timeout=120)
         got, etag = self.stream_download(far, key)
         self.assertEqual(got, want, "%s returned other bytes" % far.name)
+        for m in self.cluster.nodes:
+            wait_for(lambda m=m: not tmp_files(m), 10,
+                     "%s: blobs/.tmp empty" % m.name)
         if not check_memory:
             return
         for m in self.cluster.nodes:
