@@ -10,6 +10,7 @@ one blob; a 200 MiB transfer keeps apid and blobd small; show node and
 import hashlib
 import json
 import os
+import signal
 import threading
 
 from harness import Abort, Cluster, NodeTestCase, scaled, wait_for
@@ -226,6 +227,31 @@ class BlobsClusterLifecycle(_ClusterCase):
                  "%s: its copy of a purged blob removed" % down.name)
         self.expect(self.bget(key, node=down, query={"consistency": "linearizable"}),
                     404, "KEY_NOT_FOUND")
+
+    def test_stalled_blobd_sees_delete_purge_and_new_upload(self):
+        # one follower's blobd stopped while the key is uploaded, deleted,
+        # purged and uploaded again with other bytes of the same size: it
+        # must end with the new bytes, never serve the old ones
+        slow = self.followers[0]
+        pid = slow.roles()["blobd"]
+        self.assertIsInstance(pid, int)
+        key = uniq("same/size")
+        old, new = os.urandom(128 * 1024), os.urandom(128 * 1024)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            self.expect_json(self.upload(key, old, node=self.lead), {})
+            self.wait_file(self.followers[1], key, sha(old))
+            self.assertEqual(self.bdelete(key, node=self.lead).status, 202)
+            for m in (self.lead, self.followers[1]):
+                path = self.blob_path(m, key)
+                wait_for(lambda path=path: not os.path.exists(path), 20,
+                         "%s: %s removed by GC" % (m.name, path))
+            self.expect_json(self.upload(key, new, node=self.lead), {})
+            self.wait_file(self.followers[1], key, sha(new))
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        self.wait_file(slow, key, sha(new))
+        self.wait_get(slow, key, new)
 
     def test_receiving_node_dead_others_replicate(self):
         lead = self.lead
