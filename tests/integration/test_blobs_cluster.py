@@ -310,6 +310,31 @@ class BlobsClusterLifecycle(_ClusterCase):
             wait_for(lambda m=m: not tmp_files(m), 10,
                      "%s: blobs/.tmp empty" % m.name)
 
+    def test_show_node_counts_what_is_on_disk(self):
+        # after the deletes, purges, kills and repairs above: blobd's count
+        # and bytes are those of the files in place
+        key = uniq("last")
+        self.expect_json(self.upload(key, b"z" * 321, node=self.lead), {})
+
+        def on_disk(m):
+            scope = os.path.join(m.node_dir, "blobs", "root")
+            names = os.listdir(scope)
+            return len(names), sum(os.path.getsize(os.path.join(scope, n))
+                                   for n in names)
+
+        def agrees(m):
+            t = m.ctl("-j", "show", "node")
+            if t.returncode != 0:
+                raise Abort(t.stderr.decode())
+            s = json.loads(t.stdout.decode())["blobd"]
+            return (s["blob_count"], s["blob_bytes"]) == on_disk(m) and \
+                s["replication_queue"] == 0
+        for m in self.cluster.nodes:
+            self.wait_file(m, key, sha(b"z" * 321))
+            wait_for(lambda m=m: agrees(m), 20,
+                     "%s: show node counts the files on disk" % m.name)
+            self.assertGreaterEqual(on_disk(m)[0], 1)
+
 
 def blocks(size, seed):
     """size bytes from one 1 MiB random block, each block made distinct by
