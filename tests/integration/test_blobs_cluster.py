@@ -34,6 +34,10 @@ def file_digest(path):
     return h.hexdigest()
 
 
+class FetchDone(Abort):
+    """the fetch to be cut was over before it was seen"""
+
+
 def tmp_files(node):
     tmp = os.path.join(node.node_dir, "blobs", ".tmp")
     return sorted(os.listdir(tmp)) if os.path.isdir(tmp) else []
@@ -309,6 +313,73 @@ class BlobsClusterLifecycle(_ClusterCase):
         for m in self.cluster.nodes:
             wait_for(lambda m=m: not tmp_files(m), 10,
                      "%s: blobs/.tmp empty" % m.name)
+
+    def test_receiving_node_killed_mid_upload(self):
+        lead = self.lead
+        key = uniq("cut/upload")
+        head, _ = upload_head(lead, key, 8 * MIB)
+        with lead.conn() as c:
+            c.sock.sendall(head + os.urandom(3 * MIB))
+            wait_for(lambda: tmp_files(lead), 10,
+                     "%s: a temporary file for the upload" % lead.name)
+            lead.kill_group()
+        self.assertTrue(tmp_files(lead), "the killed node left no temporary file")
+        lead.start(wait=False)
+        lead.wait_ready(60)
+        # temporary files are cleaned at start; nothing was stored
+        wait_for(lambda: not tmp_files(lead), 15,
+                 "%s: blobs/.tmp cleaned at start" % lead.name)
+        now = self.cluster.wait_leader(60)
+        for m in self.cluster.nodes:
+            self.expect(self.bget(key, node=m, query={"consistency": "linearizable"}),
+                        404, "KEY_NOT_FOUND", msg="%s: " % m.name)
+            self.assertFalse(os.path.exists(self.blob_path(m, key)), m.name)
+        data = os.urandom(4096)
+        self.expect_json(self.upload(key, data, node=now), {})
+        for m in self.cluster.nodes:
+            self.wait_file(m, key, sha(data))
+
+    def test_node_killed_mid_fetch_fetches_after_restart(self):
+        late = self.followers[0]
+        self.assertEqual(late.stop(), 0, late.log_tail())
+        key = uniq("cut/fetch")
+        size = 64 * MIB
+        head, tail = upload_head(self.lead, key, size)
+        digest = hashlib.sha256()
+        with self.lead.conn() as c:
+            c.sock.settimeout(scaled(60))
+            c.sock.sendall(head)
+            for piece in blocks(size, os.urandom(MIB)):
+                digest.update(piece)
+                c.sock.sendall(piece)
+            c.sock.sendall(tail)
+            c.sent.append(b"POST blob/set (64 MiB)")
+            self.expect_json(c.read_response(), {})
+        want = digest.hexdigest()
+        late.start(wait=False)
+
+        def fetching():
+            late._check_running()
+            for name in tmp_files(late):
+                try:
+                    if os.path.getsize(os.path.join(
+                            late.node_dir, "blobs", ".tmp", name)) > 0:
+                        return True
+                except FileNotFoundError:
+                    pass
+            if file_digest(self.blob_path(late, key)) == want:
+                raise FetchDone()
+            return False
+        try:
+            wait_for(fetching, 30, "%s: a fetch under way" % late.name,
+                     interval=0.002)
+        except FetchDone:
+            pass        # too fast to catch: the restart below still counts
+        late.kill_group()
+        late.start(wait=False)
+        late.wait_ready(60)
+        self.wait_file(late, key, want, timeout=60)
+        wait_for(lambda: not tmp_files(late), 15, "%s: blobs/.tmp empty" % late.name)
 
     def test_show_node_counts_what_is_on_disk(self):
         # after the deletes, purges, kills and repairs above: blobd's count
