@@ -478,6 +478,36 @@ class BlobsClusterLarge(_ClusterCase):
         wait_for(lambda: self.blob_status(down).get("blob_bytes") == sum(sizes) + 77,
                  30, "%s: show node counts the late blob" % down.name)
 
+    def test_replication_queue_counts_a_waiting_fetch(self):
+        # late comes back while no node can serve the blob (the receiving
+        # node dead, the other copy gone): its fetch waits in the queue
+        lead = self.lead
+        holder, late = self.followers
+        self.assertEqual(late.stop(), 0, late.log_tail())
+        key = uniq("queued")
+        data = os.urandom(5000)
+        self.expect_json(self.upload(key, data, node=lead), {})
+        self.wait_file(holder, key, sha(data))
+        lead.kill_group()
+        os.unlink(self.blob_path(holder, key))
+        late.start(wait=False)
+        late.wait_ready(60)
+
+        def waiting():
+            gauge = self.metric(late, "insidb_blob_replication_queue")
+            return gauge is not None and gauge >= 1 and \
+                self.blob_status(late).get("replication_queue", 0) >= 1
+        wait_for(waiting, 30, "%s: a fetch in insidb_blob_replication_queue "
+                 "and show node" % late.name)
+        self.assertIsNone(file_digest(self.blob_path(late, key)))
+        # the receiving node is back: the fetch is retried and ends
+        lead.start(wait=False)
+        lead.wait_ready(60)
+        self.wait_file(late, key, sha(data), timeout=60)
+        wait_for(lambda: self.metric(late, "insidb_blob_replication_queue") == 0,
+                 30, "%s: insidb_blob_replication_queue back to 0" % late.name)
+        self.assertEqual(self.blob_status(late)["replication_queue"], 0)
+
     def stream_upload(self, node, key, seed):
         digest = hashlib.sha256()
         head, tail = upload_head(node, key, self.SIZE)
