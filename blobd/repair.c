@@ -379,7 +379,9 @@ repair_page_done(struct repair *r)
 
 	for (size_t i = 0; i < r->nents; i++) {
 		e = &r->ents[i];
-		if (e->f.hashed)
+		/* a missing file had its turn too (its fetch checks the
+		 * hash), or a large one could hold the turn forever */
+		if (e->rehash)
 			r->rehash_next = r->index - r->nents + i + 1;
 		if (e->action == REPAIR_KEEP)
 			continue;

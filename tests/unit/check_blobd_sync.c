@@ -84,6 +84,42 @@ START_TEST(test_repair_pass)
 }
 END_TEST
 
+/* runs one repair pass to its end */
+static void
+repair_once(const char *why)
+{
+	repair_request(fx.b, why);
+	for (int i = 0; i < 500 && repair_running(fx.b->repair); i++)
+		settle(10);
+	ck_assert(!repair_running(fx.b->repair));
+}
+
+/*
+ * a blob whose file is missing still takes its turn of the re-hash: one
+ * larger than a pass's budget must not hold the turn on itself while it
+ * cannot be fetched, so the next pass re-hashes what follows it
+ */
+START_TEST(test_repair_rehash_turn_passes_missing)
+{
+	char path[256];
+
+	mkdir(strcat(strcpy(path, fx.dir), "/root"), 0700);
+	write_file(rel_of("after"), "abd");
+	pb_init(&fx.raft.scan);
+	pb_add_u32(&fx.raft.scan, 2);
+	scan_entry(&fx.raft.scan, "huge", 0, REPAIR_REHASH_BYTES + 1, SHA_ABC);
+	scan_entry(&fx.raft.scan, "after", 0, 3, SHA_ABC);
+	pb_add_bytes(&fx.raft.scan, NULL, 0);
+
+	fx.b->repair = repair_new(fx.b, 3600 * 1000);
+	repair_once("first");
+	/* the budget went to the missing one: the corrupt file is not seen */
+	ck_assert(exists(rel_of("after")));
+	repair_once("second");
+	ck_assert(!exists(rel_of("after")));
+}
+END_TEST
+
 /* one MSG_RAFT_BLOBS answer */
 static void
 stream_answer(struct pbuf *pb, uint64_t epoch, uint64_t lost, uint8_t kind,
@@ -454,6 +490,7 @@ blobd_sync_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_repair_pass);
+	tcase_add_test(tc, test_repair_rehash_turn_passes_missing);
 	tcase_add_test(tc, test_stream);
 	tcase_add_test(tc, test_fetch_sources);
 	tcase_add_test(tc, test_fetch_resume);
