@@ -1,8 +1,8 @@
 /*
- * GET /metrics.  Metrics of §19.2 whose subsystem does not exist yet are
- * left out rather than reported as zero: insidb_raft_fsync_duration_seconds
- * (the log writer does not time its fsyncs yet);
- * insidb_blob_replication_queue only while blobd answers its status.
+ * GET /metrics.  Metrics whose source does not answer are left out rather
+ * than reported as zero: the raft gauges and
+ * insidb_raft_fsync_duration_seconds come from raftd's status,
+ * insidb_blob_replication_queue from blobd's while it answers.
  */
 #include <stdio.h>
 #include <string.h>
@@ -119,6 +119,38 @@ put_peers(struct pbuf *b, struct json_object *st, const char *self,
 	}
 }
 
+/* raftd's fsync histogram; left out when raftd did not send one */
+static void
+put_fsync(struct pbuf *b, struct json_object *st)
+{
+	struct json_object *f, *arr, *v;
+	struct metrics_hist h;
+	bool ok = true;
+
+	if (!json_object_object_get_ex(st, "fsync", &f) ||
+	    !json_object_object_get_ex(f, "in_bucket", &arr) ||
+	    !json_object_is_type(arr, json_type_array) ||
+	    json_object_array_length(arr) != METRICS_NBUCKETS)
+		return;
+	memset(&h, 0, sizeof(h));
+	for (int i = 0; i < METRICS_NBUCKETS; i++) {
+		v = json_object_array_get_idx(arr, (size_t)i);
+		if (!json_object_is_type(v, json_type_int))
+			return;
+		h.in_bucket[i] = (uint64_t)json_object_get_int64(v);
+	}
+	h.count = (uint64_t)json_i64(f, "count", &ok);
+	if (!ok || !json_object_object_get_ex(f, "sum", &v) ||
+	    !(json_object_is_type(v, json_type_double) ||
+		json_object_is_type(v, json_type_int)))
+		return;
+	h.sum = json_object_get_double(v);
+	metrics_family(b, "insidb_raft_fsync_duration_seconds", "histogram",
+	    "Time of the Raft log's synced writes on this node.");
+	metrics_hist_put(
+	    b, "insidb_raft_fsync_duration_seconds", NULL, NULL, &h);
+}
+
 static void
 put_raft(struct pbuf *b, struct json_object *st, const char *self)
 {
@@ -142,6 +174,7 @@ put_raft(struct pbuf *b, struct json_object *st, const char *self)
 	    "Raft snapshots taken or installed since raftd started.");
 	metrics_sample_u64(b, "insidb_raft_snapshots_total", NULL,
 	    (uint64_t)json_i64(st, "snapshots", &ok));
+	put_fsync(b, st);
 	put_gauge(b, "insidb_rocksdb_size_bytes",
 	    "Approximate size of this node's RocksDB files.",
 	    json_i64(st, "rocksdb_bytes", &ok));

@@ -6,9 +6,6 @@
 
 #include "apid/metrics_text.h"
 
-const double metrics_bounds[METRICS_NBUCKETS] = { 0.0005, 0.001, 0.0025, 0.005,
-	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
-
 const char *const metrics_classes[METRICS_NCLASSES] = { "values", "cache",
 	"blobs", "events", "subscribe", "system", "admin", "internal",
 	"metrics" };
@@ -24,22 +21,6 @@ metrics_class_index(const char *cls)
 		if (strcmp(metrics_classes[i], cls) == 0)
 			return i;
 	return -1;
-}
-
-void
-metrics_hist_observe(struct metrics_hist *h, double secs)
-{
-	int i;
-
-	if (!(secs >= 0))
-		secs = 0;
-	for (i = 0; i < METRICS_NBUCKETS; i++)
-		if (secs <= metrics_bounds[i]) {
-			h->in_bucket[i]++;
-			break;
-		}
-	h->count++;
-	h->sum += secs;
 }
 
 void

@@ -9,24 +9,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/metrics_hist.h"
 #include "proto/codec.h"
 
 #define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-#define METRICS_NBUCKETS 14
 #define METRICS_NCLASSES 9
 /* status codes counted: 100-599; others are counted as 0 */
 #define METRICS_CODE_MAX 600
 
-/* upper bounds of the §19.2 buckets, seconds, ascending */
-extern const double metrics_bounds[METRICS_NBUCKETS];
 /* values, cache, blobs, events, subscribe, system, admin, internal, metrics */
 extern const char *const metrics_classes[METRICS_NCLASSES];
-
-struct metrics_hist {
-	uint64_t in_bucket[METRICS_NBUCKETS]; /* not cumulative */
-	uint64_t count; /* including those above the last bound */
-	double sum;
-};
 
 struct metrics_reqs {
 	uint64_t by_code[METRICS_NCLASSES][METRICS_CODE_MAX];
@@ -35,7 +27,6 @@ struct metrics_reqs {
 
 /* index of a class name, -1 when it is not one of §19.2 */
 int metrics_class_index(const char *);
-void metrics_hist_observe(struct metrics_hist *, double secs);
 /* one finished request of a class; an unknown class is ignored */
 void metrics_reqs_observe(
     struct metrics_reqs *, const char *cls, int status, double secs);

@@ -60,7 +60,9 @@ enum msg_type {
 	 * view of API.md §17.3 plus: "node", "role", "applied_index",
 	 * "last_index", "needs_join" (bool: empty state, not the default
 	 * leader, not yet in a configuration), "transferring" (bool),
-	 * "removed" (bool), "version" (u64, see MSG_RAFT_WATCH)) */
+	 * "removed" (bool), "version" (u64, see MSG_RAFT_WATCH), "fsync"
+	 * ({"in_bucket":[14 counts of the §19.2 buckets],"count","sum"}:
+	 * the log writer's synced writes)) */
 	MSG_RAFT_STATUS = 102,
 	/*
 	 * req: u64 version (0 = answer at once); rep: the MSG_RAFT_STATUS

@@ -782,6 +782,12 @@ node_log_commits(const struct node *n)
 	return rlog_writer_commits(n->writer);
 }
 
+void
+node_fsync_hist(const struct node *n, struct metrics_hist *out)
+{
+	rlog_writer_fsync_hist(n->writer, out);
+}
+
 int64_t
 node_peer_match(const struct node *n, uint64_t id)
 {

@@ -22,6 +22,7 @@
 
 #include <event2/event.h>
 
+#include "common/metrics_hist.h"
 #include "proto/command.h"
 #include "raftd/core/raft.h"
 #include "raftd/fsm.h"
@@ -111,6 +112,8 @@ bool node_removed(const struct node *);
 bool node_transferring(const struct node *);
 uint64_t node_version(const struct node *);
 uint64_t node_log_commits(const struct node *);
+/* the log writer's fsync durations (API.md §19.2) */
+void node_fsync_hist(const struct node *, struct metrics_hist *);
 /* leader's view of a peer: -1 when unknown */
 int64_t node_peer_match(const struct node *, uint64_t id);
 int64_t node_peer_contact_ms(const struct node *, uint64_t id);

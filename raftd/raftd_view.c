@@ -173,6 +173,25 @@ raftd_members_json(struct raftd *rd, struct json_object *voters)
 	return arr;
 }
 
+/* {"in_bucket":[14 counts, not cumulative],"count":n,"sum":secs} */
+static struct json_object *
+fsync_json(struct raftd *rd)
+{
+	struct json_object *o = json_object_new_object();
+	struct json_object *b = json_object_new_array();
+	struct metrics_hist h;
+
+	node_fsync_hist(rd->node, &h);
+	for (int i = 0; i < METRICS_NBUCKETS; i++)
+		json_object_array_add(
+		    b, json_object_new_int64((int64_t)h.in_bucket[i]));
+	json_object_object_add(o, "in_bucket", b);
+	json_object_object_add(
+	    o, "count", json_object_new_int64((int64_t)h.count));
+	json_object_object_add(o, "sum", json_object_new_double(h.sum));
+	return o;
+}
+
 struct json_object *
 raftd_state_json(struct raftd *rd)
 {
@@ -209,6 +228,7 @@ raftd_state_json(struct raftd *rd)
 	    json_object_new_int64((int64_t)node_snapshots(rd->node)));
 	json_object_object_add(o, "rocksdb_bytes",
 	    json_object_new_int64((int64_t)store_size_bytes(rd->store)));
+	json_object_object_add(o, "fsync", fsync_json(rd));
 	json_object_object_add(o, "version",
 	    json_object_new_int64((int64_t)node_version(rd->node)));
 	json_object_object_add(o, "voters", voters);

@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "common/metrics_hist.h"
 #include "raftd/core/raft.h"
 #include "raftd/store.h"
 
@@ -80,5 +81,7 @@ void rlog_writer_flush(struct rlog_writer *);
 void rlog_writer_stop(struct rlog_writer *);
 /* synced writes done so far */
 uint64_t rlog_writer_commits(struct rlog_writer *);
+/* the durations of the writer's synced writes so far */
+void rlog_writer_fsync_hist(struct rlog_writer *, struct metrics_hist *);
 
 #endif

@@ -143,6 +143,15 @@ class MetricsSingleNode(_Scrape, NodeTestCase):
         self.assertEqual(value(s2, "insidb_raft_term"), value(s, "insidb_raft_term"))
         # one node: no peers
         self.assertFalse([k for k in s2 if k[0].startswith("insidb_raft_peer_")])
+        # the log writer's synced writes: a histogram with the write above
+        f = "insidb_raft_fsync_duration_seconds"
+        self.assertEqual(types.get(f), "histogram")
+        counts = [value(s2, f + "_bucket", le=le) for le in BOUNDS]
+        self.assertNotIn(None, counts)
+        self.assertEqual(counts, sorted(counts), counts)
+        self.assertEqual(counts[-1], value(s2, f + "_count"))
+        self.assertGreater(value(s2, f + "_count"), value(s, f + "_count"))
+        self.assertGreater(value(s2, f + "_sum"), 0)
 
     def test_admin_metrics_ops(self):
         """§16.7 and §19.1: ops rates of the receiving node, root only"""
