@@ -1,11 +1,14 @@
 """Blobs on three nodes (API.md §13.1-13.7, §18.1, §20): a refused
 re-upload, a delete seen at once everywhere and the files purged by GC on
 every node, after which the key takes new bytes; a follower that was down
-during an upload fetches it after its restart; a corrupt file is found and
-replaced by the repair pass; with the receiving node dead, a restarted node
-fetches from the surviving one; concurrent uploads of one key leave exactly
-one blob; a 200 MiB transfer keeps apid and blobd small; show node and
-/metrics report the blobs."""
+during an upload fetches it after its restart; a corrupt file (on a
+follower or on the receiving node) is found and replaced by the repair
+pass; with the receiving node dead, a restarted node fetches from the
+surviving one; concurrent uploads of one key leave exactly one blob; a
+node down during a purge, a blobd stalled across a delete, purge and new
+upload, a node killed mid-upload or mid-fetch all end consistent; a
+200 MiB transfer keeps apid and blobd small; show node and /metrics report
+the blobs and the fetches waiting."""
 
 import hashlib
 import json
