@@ -109,9 +109,9 @@ class _ClusterCase(_BlobMixin, NodeTestCase):
         wait_for(lambda: file_digest(path) == data_sha, timeout,
                  "%s: %s with the uploaded bytes" % (m.name, path))
 
-    def wait_get(self, m, key, data, timeout=20):
+    def wait_get(self, m, key, data, timeout=20, query=None):
         def served():
-            r = self.bget(key, node=m)
+            r = self.bget(key, node=m, query=query)
             if r.status == 503:
                 return None
             if r.status != 200:
@@ -234,6 +234,30 @@ class BlobsClusterLifecycle(_ClusterCase):
                  "%s: its copy of a purged blob removed" % down.name)
         self.expect(self.bget(key, node=down, query={"consistency": "linearizable"}),
                     404, "KEY_NOT_FOUND")
+
+    def test_node_down_during_delete_purge_and_new_upload(self):
+        # it comes back holding the old bytes, of the new blob's size
+        down = self.followers[0]
+        key = uniq("same/size/down")
+        old, new = os.urandom(96 * 1024), os.urandom(96 * 1024)
+        self.expect_json(self.upload(key, old, node=self.lead), {})
+        for m in self.cluster.nodes:
+            self.wait_file(m, key, sha(old))
+        self.assertEqual(down.stop(), 0, down.log_tail())
+        self.assertEqual(self.bdelete(key, node=self.lead).status, 202)
+        for m in self.cluster.nodes:
+            if m is not down:
+                path = self.blob_path(m, key)
+                wait_for(lambda path=path: not os.path.exists(path), 20,
+                         "%s: %s removed by GC" % (m.name, path))
+        self.expect_json(self.upload(key, new, node=self.lead), {})
+        down.start(wait=False)
+        down.wait_ready(60)
+        # a linearizable read knows the new blob: the first bytes served
+        # must be its own, not the old file of the same size
+        self.wait_get(down, key, new, timeout=30,
+                      query={"consistency": "linearizable"})
+        self.wait_file(down, key, sha(new))
 
     def test_stalled_blobd_sees_delete_purge_and_new_upload(self):
         # one follower's blobd stopped while the key is uploaded, deleted,
