@@ -179,7 +179,7 @@ enum blob_range
 blob_range_parse(
     const char *h, size_t len, uint64_t size, uint64_t *first, uint64_t *last)
 {
-	uint64_t a, b;
+	uint64_t a = 0, b = 0;
 	size_t i = 0;
 	bool has_a, has_b;
 

@@ -959,7 +959,8 @@ conn_step(struct http_conn *c)
 		    !c->req->responded)
 			conn_fail(c, 400, "BAD_REQUEST", "malformed body");
 		else
-			conn_destroy(c);
+			/* only conn_process() steps: it frees c as it unwinds */
+			c->dead = true;
 		return false;
 	}
 	if (c->head_done) {
