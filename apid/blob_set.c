@@ -8,6 +8,11 @@
  * state is counted: the request holds one reference, every call in flight
  * one, every callback one while it runs.  The last release aborts an
  * upload blobd still holds.
+ *
+ * A key part after the blob part (§13.1 allows it) is handled without
+ * holding the blob: the upload begins at blobd without a key, on the quota
+ * read when the blob part starts, and step 1 runs once the key arrives;
+ * COMMIT names the key.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,7 +52,7 @@ struct bup {
 	char ctype[BLOB_CTYPE_MAX + 1];
 	/* step 1 and the quota as known at the start */
 	bool checking, checked, exists, tombstoned;
-	bool has_quota;
+	bool has_quota, quota_read;
 	uint64_t quota, usage, limit;
 	uint64_t max_size;
 	/* blobd */
@@ -274,6 +279,7 @@ limits_got(void *arg, int err, const uint8_t *p, size_t len)
 		b->limit = l.v[0];
 		b->usage = usage[0];
 		b->quota = b->limit > b->usage ? b->limit - b->usage : 0;
+		b->quota_read = true;
 		bup_checked(b);
 	}
 	bup_release(b);
@@ -307,7 +313,7 @@ meta_got(void *arg, int err, const uint8_t *p, size_t len)
 	else if (b->exists)
 		bup_fail(b, 409, "KEY_EXISTS", NULL,
 		    "key: a blob with this key exists");
-	else if (!b->root)
+	else if (!b->root && !b->quota_read)
 		bup_read(b, READ_LIMITS, limits_got);
 	else
 		bup_checked(b);
@@ -320,6 +326,14 @@ bup_check(struct bup *b)
 {
 	b->checking = true;
 	bup_read(b, READ_BLOB_GET, meta_got);
+}
+
+/* the blob part starts before the key: the quota as known now */
+static void
+bup_read_quota(struct bup *b)
+{
+	b->checking = true;
+	bup_read(b, READ_LIMITS, limits_got);
 }
 
 /*
@@ -368,7 +382,8 @@ bup_begin(struct bup *b)
 		max = b->quota;
 	pb_init(&p);
 	pb_add_str(&p, b->scope);
-	pb_add_bytes(&p, b->key, b->key_len);
+	/* empty while the key part is still to come */
+	pb_add_bytes(&p, b->key != NULL ? b->key : "", b->key_len);
 	pb_add_u64(&p, max);
 	b->begin_pending = true;
 	bup_hold(b);
@@ -552,11 +567,14 @@ bup_commit(struct bup *b)
 {
 	struct pbuf p;
 
+	if (b->key == NULL)
+		fatalx("%s: no key at commit", __func__);
 	pb_init(&p);
 	pb_add_u64(&p, b->handle);
 	pb_add_str(&p, b->owner);
 	pb_add_str(&p, b->filename != NULL ? b->filename : "");
 	pb_add_str(&p, b->ctype);
+	pb_add_bytes(&p, b->key, b->key_len);
 	b->commit_pending = true;
 	b->commit_sent = true;
 	bup_hold(b);
@@ -572,8 +590,16 @@ bup_pump(struct bup *b)
 	if (!bup_live(b) || b->checking || b->begin_pending ||
 	    b->chunk_pending || b->commit_pending)
 		return;
+	/* step 1 once the key is known, after what is in flight */
+	if (b->key != NULL && !b->checked) {
+		bup_check(b);
+		return;
+	}
 	if (b->nblob == 1 && !b->begun) {
-		bup_begin(b);
+		if (!b->root && !b->quota_read)
+			bup_read_quota(b);
+		else
+			bup_begin(b);
 		return;
 	}
 	if (b->begun && b->pending.len > 0 &&
@@ -606,7 +632,7 @@ part_begin(void *arg, const struct mp_part *mp)
 	    memcmp(mp->name, "blob", 4) == 0;
 
 	b->part = P_OTHER;
-	if (named_key && !b->key_query && !b->key_part_seen && b->nblob == 0) {
+	if (named_key && !b->key_query && !b->key_part_seen) {
 		b->part = P_KEY;
 		b->key_part_seen = true;
 		return 0;
@@ -616,11 +642,6 @@ part_begin(void *arg, const struct mp_part *mp)
 	if (++b->nblob > 1) {
 		bup_fail(b, 400, "BAD_REQUEST", NULL,
 		    "blob: more than one blob part");
-		return -1;
-	}
-	if (b->key == NULL) {
-		bup_fail(b, 400, "BAD_REQUEST", NULL,
-		    "key: required before the blob part (or in the query)");
 		return -1;
 	}
 	b->part = P_BLOB;
@@ -687,7 +708,7 @@ part_end(void *arg)
 			fatal("%s: malloc", __func__);
 		memcpy(b->key, b->keypart.data, b->key_len);
 		b->key[b->key_len] = '\0';
-		bup_check(b);
+		bup_pump(b);
 		break;
 	case P_BLOB:
 		b->blob_ended = true;
@@ -749,7 +770,8 @@ body_done(struct http_req *req, void *arg)
 	}
 	b->body_ended = true;
 	if (b->key == NULL)
-		bup_fail(b, 400, "BAD_REQUEST", NULL, "key: required");
+		bup_fail(b, 400, "BAD_REQUEST", NULL,
+		    "key: required (a key part or the query parameter)");
 	else if (b->nblob == 0)
 		bup_fail(b, 400, "BAD_REQUEST", NULL, "blob: required");
 	else

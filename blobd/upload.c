@@ -413,7 +413,7 @@ upload_reply_plain(
 	blobd_reply(b, rctx, type, &pb);
 }
 
-/* req: str scope, bytes key, u64 max_bytes */
+/* req: str scope, bytes key (may be empty), u64 max_bytes */
 void
 upload_begin(struct blobd *b, struct ipc_rctx *rctx, struct pread *r)
 {
@@ -426,8 +426,9 @@ upload_begin(struct blobd *b, struct ipc_rctx *rctx, struct pread *r)
 	pr_get_strdup(r, &scope);
 	pr_get_bytes(r, &key, &klen);
 	pr_get_u64(r, &max);
+	/* an empty key: the client sends it after the blob, COMMIT names it */
 	if (pr_end(r) == -1 || !blob_scope_ok(scope) ||
-	    !blob_key_ok(key, klen)) {
+	    (klen > 0 && !blob_key_ok(key, klen))) {
 		free(scope);
 		upload_reply_plain(b, rctx, MSG_BLOB_UP_BEGIN, BLOB_BAD);
 		return;
@@ -438,7 +439,7 @@ upload_begin(struct blobd *b, struct ipc_rctx *rctx, struct pread *r)
 		return;
 	}
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (u->key = malloc(klen)) == NULL ||
+	    (u->key = malloc(klen > 0 ? klen : 1)) == NULL ||
 	    (u->md = EVP_MD_CTX_new()) == NULL)
 		fatal("%s: alloc", __func__);
 	if (EVP_DigestInit_ex(u->md, EVP_sha256(), NULL) != 1)
@@ -449,9 +450,10 @@ upload_begin(struct blobd *b, struct ipc_rctx *rctx, struct pread *r)
 	u->handle = blobd_handle(b);
 	snprintf(u->scope, sizeof(u->scope), "%s", scope);
 	free(scope);
-	memcpy(u->key, key, klen);
+	if (klen > 0)
+		memcpy(u->key, key, klen);
 	u->key_len = klen;
-	if (blob_rel(u->scope, u->key, klen, u->rel) == -1)
+	if (klen > 0 && blob_rel(u->scope, u->key, klen, u->rel) == -1)
 		fatalx("%s: scope checked above", __func__);
 	u->max_bytes = max;
 	if (b->max_size > 0 &&
@@ -507,18 +509,47 @@ upload_chunk(struct blobd *b, struct ipc_rctx *rctx, struct pread *r)
 	upload_submit(u, UP_WRITE);
 }
 
-/* req: u64 handle, str owner_uuid, str original_name, str content_type */
+/*
+ * the key of COMMIT: empty keeps BEGIN's; one BEGIN left open is taken,
+ * another than BEGIN's is refused.  0 when the upload has its key.
+ */
+static int
+upload_take_key(struct upload *u, const uint8_t *key, size_t klen)
+{
+	if (klen == 0)
+		return u->key_len > 0 ? 0 : -1;
+	if (u->key_len > 0)
+		return klen == u->key_len && memcmp(key, u->key, klen) == 0
+		    ? 0
+		    : -1;
+	if (!blob_key_ok(key, klen))
+		return -1;
+	free(u->key);
+	if ((u->key = malloc(klen)) == NULL)
+		fatal("%s: malloc", __func__);
+	memcpy(u->key, key, klen);
+	u->key_len = klen;
+	if (blob_rel(u->scope, u->key, klen, u->rel) == -1)
+		fatalx("%s: scope checked at begin", __func__);
+	return 0;
+}
+
+/* req: u64 handle, str owner_uuid, str original_name, str content_type,
+ * bytes key */
 void
 upload_commit(struct blobd *b, struct ipc_rctx *rctx, struct pread *r)
 {
 	char *owner = NULL, *name = NULL, *ctype = NULL;
 	struct upload *u = NULL;
+	const uint8_t *key = NULL;
 	uint64_t handle;
+	size_t klen = 0;
 
 	pr_get_u64(r, &handle);
 	pr_get_strdup(r, &owner);
 	pr_get_strdup(r, &name);
 	pr_get_strdup(r, &ctype);
+	pr_get_bytes(r, &key, &klen);
 	if (pr_end(r) == -1) {
 		upload_reply_plain(b, rctx, MSG_BLOB_UP_COMMIT, BLOB_BAD);
 		goto out;
@@ -527,7 +558,7 @@ upload_commit(struct blobd *b, struct ipc_rctx *rctx, struct pread *r)
 		upload_reply_plain(b, rctx, MSG_BLOB_UP_COMMIT, BLOB_NO_HANDLE);
 		goto out;
 	}
-	if (u->busy || u->committing) {
+	if (u->busy || u->committing || upload_take_key(u, key, klen) == -1) {
 		upload_reply_plain(b, rctx, MSG_BLOB_UP_COMMIT, BLOB_BAD);
 		goto out;
 	}

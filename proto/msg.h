@@ -117,8 +117,8 @@ enum msg_type {
 	 * chunk request in flight per transfer (flow control); handles idle
 	 * for 60 s are dropped by blobd (an upload's temporary file with it).
 	 */
-	/* req: str scope, bytes key, u64 max_bytes (0 = no limit);
-	 * rep: status, u64 handle */
+	/* req: str scope, bytes key (empty: named at COMMIT), u64
+	 * max_bytes (0 = no limit); rep: status, u64 handle */
 	MSG_BLOB_UP_BEGIN = 300,
 	/* req: u64 handle, u64 offset (bytes written so far), bytes data
 	 * (<= BLOB_CHUNK_MAX); rep: status (BLOB_TOO_BIG past max_bytes,
@@ -126,9 +126,10 @@ enum msg_type {
 	MSG_BLOB_UP_CHUNK = 301,
 	/*
 	 * req: u64 handle, str owner_uuid, str original_name, str
-	 * content_type.  blobd fsyncs, proposes CMD_BLOB_PUT to raftd and
-	 * renames the file into place only when it applied with ST_OK,
-	 * else removes it.  rep: status, u64 size, str hash, then (status
+	 * content_type, bytes key (empty: BEGIN's key; required when BEGIN's
+	 * was empty, equal to it when both are given, else BLOB_BAD).
+	 * blobd fsyncs, proposes CMD_BLOB_PUT to raftd and renames the file
+	 * into place only when it applied with ST_OK, else removes it.  rep: status, u64 size, str hash, then (status
 	 * BLOB_OK or BLOB_REFUSED) the cmd_result of the proposal
 	 */
 	MSG_BLOB_UP_COMMIT = 302,

@@ -188,6 +188,13 @@ up_chunk(uint64_t handle, uint64_t off, const char *data)
 uint16_t
 up_commit(uint64_t handle, uint64_t *size, char hash[65], int *cmd_status)
 {
+	return up_commit_key(handle, "", size, hash, cmd_status);
+}
+
+uint16_t
+up_commit_key(uint64_t handle, const char *key, uint64_t *size, char hash[65],
+    int *cmd_status)
+{
 	struct cmd_result res;
 	struct pread r;
 	struct pbuf pb;
@@ -199,6 +206,7 @@ up_commit(uint64_t handle, uint64_t *size, char hash[65], int *cmd_status)
 	pb_add_str(&pb, "owner-uuid");
 	pb_add_str(&pb, "report.pdf");
 	pb_add_str(&pb, "application/pdf");
+	pb_add_bytes(&pb, key, strlen(key));
 	st = request(MSG_BLOB_UP_COMMIT, &pb, &r);
 	ck_assert_int_eq(pr_get_u64(&r, size), 0);
 	ck_assert_int_eq(pr_get_strdup(&r, &h), 0);

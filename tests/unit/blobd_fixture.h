@@ -66,9 +66,12 @@ uint16_t request(uint16_t type, struct pbuf *, struct pread *r);
 uint16_t
 up_begin(const char *scope, const char *key, uint64_t max, uint64_t *handle);
 uint16_t up_chunk(uint64_t handle, uint64_t off, const char *data);
-/* size, hash and the cmd_result's status (-1 when none came) */
+/* size, hash and the cmd_result's status (-1 when none came); up_commit
+ * names no key (BEGIN's), up_commit_key names one */
 uint16_t
 up_commit(uint64_t handle, uint64_t *size, char hash[65], int *cmd_status);
+uint16_t up_commit_key(uint64_t handle, const char *key, uint64_t *size,
+    char hash[65], int *cmd_status);
 uint16_t
 down_open(const char *scope, const char *key, uint64_t size, uint64_t *h);
 uint16_t

@@ -235,6 +235,58 @@ START_TEST(test_upload_refused)
 }
 END_TEST
 
+/* the key sent after the blob: BEGIN without it, COMMIT names it */
+START_TEST(test_upload_late_key)
+{
+	char hash[65], key[BLOB_KEY_MAX + 2];
+	uint64_t h, size;
+	int cst;
+
+	fx.raft.propose_status = ST_OK;
+	ck_assert_uint_eq(up_begin("root", "", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "abc"), BLOB_OK);
+	/* no key at either end: refused, the upload stays */
+	ck_assert_uint_eq(up_commit(h, &size, hash, &cst), BLOB_BAD);
+	ck_assert_int_eq(fx.raft.proposals, 0);
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 1);
+	ck_assert_uint_eq(
+	    up_commit_key(h, "late/key", &size, hash, &cst), BLOB_OK);
+	ck_assert_uint_eq(size, 3);
+	ck_assert_str_eq(hash, SHA_ABC);
+	ck_assert_int_eq(cst, ST_OK);
+	ck_assert_int_eq(fx.raft.proposals, 1);
+	ck_assert_uint_eq(fx.raft.last.key_len, 8);
+	ck_assert_mem_eq(fx.raft.last.key, "late/key", 8);
+	ck_assert(exists(rel_of("late/key")));
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
+
+	/* BEGIN named another key: refused, no proposal; the same one is
+	 * accepted */
+	ck_assert_uint_eq(up_begin("root", "k1", 0, &h), BLOB_OK);
+	ck_assert_uint_eq(up_chunk(h, 0, "abc"), BLOB_OK);
+	ck_assert_uint_eq(up_commit_key(h, "k2", &size, hash, &cst), BLOB_BAD);
+	ck_assert_uint_eq(up_commit_key(h, "k", &size, hash, &cst), BLOB_BAD);
+	ck_assert_uint_eq(up_commit_key(h, "k10", &size, hash, &cst), BLOB_BAD);
+	ck_assert_int_eq(fx.raft.proposals, 1);
+	ck_assert_uint_eq(up_commit_key(h, "k1", &size, hash, &cst), BLOB_OK);
+	ck_assert_int_eq(fx.raft.proposals, 2);
+	ck_assert_mem_eq(fx.raft.last.key, "k1", 2);
+	ck_assert(exists(rel_of("k1")));
+	ck_assert(!exists(rel_of("k2")));
+
+	/* a late key of the wrong size is refused; abort removes the file */
+	ck_assert_uint_eq(up_begin("root", "", 0, &h), BLOB_OK);
+	memset(key, 'k', BLOB_KEY_MAX + 1);
+	key[BLOB_KEY_MAX + 1] = '\0';
+	ck_assert_uint_eq(up_commit_key(h, key, &size, hash, &cst), BLOB_BAD);
+	ck_assert_int_eq(fx.raft.proposals, 2);
+	ck_assert_uint_eq(simple(MSG_BLOB_UP_ABORT, h), BLOB_OK);
+	settle(200);
+	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
+	ck_assert_uint_eq(fx.b->nuploads, 0);
+}
+END_TEST
+
 START_TEST(test_upload_limits)
 {
 	uint64_t h, h2, hs[BLOBD_TRANSFERS_MAX];
@@ -247,7 +299,13 @@ START_TEST(test_upload_limits)
 	ck_assert_int_eq(count_dir(BLOB_TMP_DIR), 0);
 	/* bad requests */
 	ck_assert_uint_eq(up_begin("a/b", "k", 0, &h), BLOB_BAD);
-	ck_assert_uint_eq(up_begin("root", "", 0, &h), BLOB_BAD);
+	{
+		char key[BLOB_KEY_MAX + 2];
+
+		memset(key, 'k', BLOB_KEY_MAX + 1);
+		key[BLOB_KEY_MAX + 1] = '\0';
+		ck_assert_uint_eq(up_begin("root", key, 0, &h), BLOB_BAD);
+	}
 	/* at most BLOBD_TRANSFERS_MAX at once */
 	for (int i = 0; i < BLOBD_TRANSFERS_MAX; i++)
 		ck_assert_uint_eq(up_begin("root", "k", 0, &hs[i]), BLOB_OK);
@@ -432,6 +490,7 @@ START_TEST(test_stop)
 	pb_add_str(&pb, "o");
 	pb_add_str(&pb, "n");
 	pb_add_str(&pb, "t");
+	pb_add_bytes(&pb, "", 0);
 	memset(&m, 0, sizeof(m));
 	m.hdr.type = MSG_BLOB_UP_COMMIT;
 	m.payload = pb.data;
@@ -549,6 +608,7 @@ START_TEST(test_api_channel)
 	pb_add_str(&pb, "o");
 	pb_add_str(&pb, "n");
 	pb_add_str(&pb, "t");
+	pb_add_bytes(&pb, "big", 3); /* BEGIN's, named again */
 	ck_assert_uint_eq(
 	    api_call(cli, MSG_BLOB_UP_COMMIT, &pb).status, BLOB_OK);
 	blob_rel("root", (const uint8_t *)"big", 3, rel);
@@ -653,6 +713,7 @@ blobd_suite(void)
 	tcase_add_test(tc, test_upload_refused);
 	tcase_add_test(tc, test_upload_commit_unknown);
 	tcase_add_test(tc, test_upload_limits);
+	tcase_add_test(tc, test_upload_late_key);
 	tcase_add_test(tc, test_download);
 	tcase_add_test(tc, test_not_replicated);
 	tcase_add_test(tc, test_purge);
