@@ -1,5 +1,6 @@
 """API.md §13 blob routes and the internal download of §18.1: upload with
-the key part first or in the query, byte-exact download with its headers,
+the key part first, after the blob part (step 1 then: conflicts, bad keys,
+no temporary file left) or in the query, byte-exact download with its headers,
 ranges, conditionals, HEAD, conflicts, delete and iterate, the upload
 errors (415, 413 for blobs.max_size and for non-file parts, 400 for
 missing or doubled parts and for the disk quota), the file on disk, the
@@ -63,11 +64,14 @@ MP_TYPE = ("Content-Type", "multipart/form-data; boundary=%s" % BOUNDARY)
 
 class _BlobMixin:
     def upload(self, key, data, query_key=False, filename="f.bin",
-               ctype="application/pdf", node=None, extra=(), **kw):
+               ctype="application/pdf", node=None, extra=(), key_last=False,
+               **kw):
         parts = list(extra)
-        if not query_key:
-            parts.insert(0, part("key", key.encode("utf-8")))
         parts.append(part("blob", data, filename, ctype))
+        if key_last:
+            parts.append(part("key", key.encode("utf-8")))
+        elif not query_key:
+            parts.insert(0, part("key", key.encode("utf-8")))
         q = {"key": key} if query_key else None
         return (node or self.node).request(
             "POST", "blob/set", multipart(parts), query=q,
@@ -140,6 +144,76 @@ class Blobs(_BlobMixin, NodeTestCase):
         self.expect_json(r, {})
         self.expect_blob(self.bget(key), data, "application/octet-stream")
         self.expect(self.bget("other-key"), 404, "KEY_NOT_FOUND")
+
+    def test_key_part_after_blob(self):
+        key = uniq("late/key")
+        data = tricky_bytes(BIG)
+        # another part between, the key last
+        r = self.upload(key, data, filename="late.pdf", key_last=True,
+                        extra=[part("note", b"ignored")])
+        self.expect_json(r, {})
+        self.assertEqual(r.header("X-Blob-Already-Exists"), "false", r.describe())
+        self.assertEqual(r.header("X-Blob-Tombstone-Exists"), "false", r.describe())
+        self.expect_blob(self.bget(key), data, "application/pdf")
+        with open(self.blob_path(self.node, key), "rb") as f:
+            self.assertEqual(f.read(), data)
+        self.assertEqual(self.biter({"prefix": key}).json(), {"data": [key]})
+        # the query wins over a key part after the blob too
+        key2 = uniq("late-q")
+        body = multipart([part("blob", b"by query", "q"),
+                          part("key", b"late-ignored")])
+        self.expect_json(self.raw_upload(body, query={"key": key2}), {})
+        self.expect_blob(self.bget(key2), b"by query", "application/octet-stream")
+        self.expect(self.bget("late-ignored"), 404, "KEY_NOT_FOUND")
+        # a second key part after the blob is just another part
+        key3 = uniq("late-twice")
+        body = multipart([part("blob", b"twice", "t"), part("key", key3.encode()),
+                          part("key", b"second-ignored")])
+        self.expect_json(self.raw_upload(body), {})
+        self.expect_blob(self.bget(key3), b"twice", "application/octet-stream")
+        self.expect(self.bget("second-ignored"), 404, "KEY_NOT_FOUND")
+        self.assertEqual(self.tmp_files(), [])
+
+    def test_late_key_conflicts(self):
+        key = uniq("late-exists")
+        first = os.urandom(2000)
+        self.expect_json(self.upload(key, first), {})
+        # the whole second blob streams before its key is known
+        r = self.upload(key, tricky_bytes(BIG), key_last=True)
+        self.expect(r, 409, "KEY_EXISTS", names="key")
+        self.assertEqual(r.header("X-Blob-Already-Exists"), "true", r.describe())
+        self.assertEqual(r.header("X-Blob-Tombstone-Exists"), "false", r.describe())
+        wait_for(lambda: not self.tmp_files(), 10,
+                 "no temporary file after the refused upload")
+        self.expect_blob(self.bget(key), first, "application/pdf")
+        with open(self.blob_path(self.node, key), "rb") as f:
+            self.assertEqual(f.read(), first)
+        # deleted, waiting for GC
+        self.assertEqual(self.bdelete(key).status, 202)
+        r = self.upload(key, b"again", key_last=True)
+        self.expect(r, 409, "BLOB_TOMBSTONED")
+        self.assertEqual(r.header("X-Blob-Tombstone-Exists"), "true", r.describe())
+        self.assertEqual(r.header("X-Blob-Already-Exists"), "false", r.describe())
+        self.assertEqual(r.header("Retry-After"), "31", r.describe())
+        wait_for(lambda: not self.tmp_files(), 10,
+                 "no temporary file after the tombstoned upload")
+
+    def test_late_key_invalid_or_missing(self):
+        data = tricky_bytes(BIG)
+        # the key's rules of §2.6, as for a key part first
+        for bad, status, etype in ((b"", 400, "BAD_REQUEST"),
+                                   (b"a\x00b", 400, "BAD_REQUEST"),
+                                   (b"k" * 4097, 413, "PAYLOAD_TOO_LARGE")):
+            r = self.raw_upload(multipart([part("blob", data, "a"),
+                                           part("key", bad)]))
+            self.expect(r, status, etype, names="key", msg=repr(bad[:8]))
+            self.assertIsNone(r.header("X-Blob-Already-Exists"), r.describe())
+        # no key anywhere: 400 naming key once the body ends
+        r = self.raw_upload(multipart([part("blob", data, "a"),
+                                       part("other", b"x")]))
+        self.expect(r, 400, "BAD_REQUEST", names="key")
+        wait_for(lambda: not self.tmp_files(), 10,
+                 "no temporary file after the refused uploads")
 
     def test_chunked_upload(self):
         key = uniq("chunked")
@@ -291,7 +365,7 @@ class Blobs(_BlobMixin, NodeTestCase):
         self.expect(self.raw_upload(b"x", ctype="multipart/form-data"), 400,
                     "BAD_REQUEST")
         key = uniq("parts")
-        # no blob part, no key, two blob parts, key after the blob
+        # no blob part, no key, two blob parts
         self.expect(self.raw_upload(multipart([part("key", key.encode())])),
                     400, "BAD_REQUEST", names="blob")
         self.expect(self.raw_upload(multipart([part("blob", b"x", "a")])),
@@ -299,9 +373,6 @@ class Blobs(_BlobMixin, NodeTestCase):
         self.expect(self.raw_upload(multipart([
             part("key", key.encode()), part("blob", b"x", "a"),
             part("blob", b"y", "b")])), 400, "BAD_REQUEST", names="blob")
-        self.expect(self.raw_upload(multipart([
-            part("blob", b"x", "a"), part("key", key.encode())])),
-            400, "BAD_REQUEST", names="key")
         # the key's own rules
         self.expect(self.raw_upload(multipart([
             part("key", b""), part("blob", b"x", "a")])), 400, "BAD_REQUEST",
@@ -352,6 +423,18 @@ class Blobs(_BlobMixin, NodeTestCase):
         r = self.upload("q2", b"b" * 401, auth=auth)
         self.expect(r, 400, "DISK_LIMIT_EXCEEDED")
         self.assertEqual(r.header("X-Current-Disk-Usage"), "600", r.describe())
+        # the key after the blob: the quota as known when the blob starts
+        r = self.upload("q2", b"b" * 401, auth=auth, key_last=True)
+        self.expect(r, 400, "DISK_LIMIT_EXCEEDED")
+        self.assertEqual(r.header("X-Current-Disk-Usage"), "600", r.describe())
+        self.assertEqual(r.header("X-Disk-Usage-Limit"), "1000", r.describe())
+        self.expect_json(self.upload("q2", b"b" * 400, auth=auth,
+                                     key_last=True), {})
+        self.expect_blob(self.bget("q2", auth=auth), b"b" * 400,
+                         "application/pdf")
+        r = self.req("GET", "limits", auth=auth)
+        self.assertEqual(r.json()["usage"]["bytes_on_disk"], 1000, r.describe())
+        self.assertEqual(self.bdelete("q2", auth=auth).status, 202)
         # the tenant's blobs are its own
         self.expect_blob(self.bget("q1", auth=auth), b"a" * 600, "application/pdf")
         self.expect(self.bget("q1"), 404, "KEY_NOT_FOUND")
