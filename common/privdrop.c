@@ -85,8 +85,8 @@ privdrop_jail(const char *dir, const char *user)
 		return -1;
 	}
 	/*
-	 * per thread: threads started before this (NNG) do not carry it;
-	 * the seccomp filter will need TSYNC for the same reason
+	 * per thread: threads started before this (NNG) get it with the
+	 * seccomp filter, which is loaded with TSYNC (seccomp_filter.c)
 	 */
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		log_warn("%s: PR_SET_NO_NEW_PRIVS", __func__);
@@ -95,15 +95,4 @@ privdrop_jail(const char *dir, const char *user)
 	log_debug("jailed in %s as %s (uid %d, gid %d)", dir, user, (int)uid,
 	    (int)gid);
 	return 0;
-}
-
-void
-privdrop_seccomp(const char *role)
-{
-	/*
-	 * the per-role system call allow-list belongs here (kill on anything
-	 * else, SECCOMP_FILTER_FLAG_TSYNC because NNG threads already run).
-	 * not installed yet.
-	 */
-	log_debug("%s: no seccomp filter installed yet", role);
 }

@@ -1,8 +1,8 @@
 /*
  * Privilege separation of a role process: look the user up while the
  * whole file system is still visible, chroot into the role's directory,
- * drop to the unprivileged user for good, and (later) install the role's
- * seccomp allow-list.
+ * drop to the unprivileged user for good, and install the role's system
+ * call filter.
  */
 #ifndef COMMON_PRIVDROP_H
 #define COMMON_PRIVDROP_H
@@ -16,9 +16,10 @@
 int privdrop_jail(const char *dir, const char *user);
 
 /*
- * The place for the per-role seccomp allow-list (the Linux stand-in for
- * pledge).  No filter is installed yet: this only logs so at debug level.
+ * Installs the system call filter of a jailed role on every thread of
+ * the process (seccomp_filter.c).  Returns 0, or -1 after logging the
+ * cause (the caller exits: a role never runs half-jailed).
  */
-void privdrop_seccomp(const char *role);
+int privdrop_seccomp(const char *role);
 
 #endif

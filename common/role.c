@@ -313,7 +313,9 @@ role_start(struct role_env *env)
 	if (env->as_root) {
 		if (privdrop_jail(dir, env->cfg.user) == -1)
 			fatalx("cannot jail %s in %s", env->hooks->name, dir);
-		privdrop_seccomp(env->hooks->name);
+		if (privdrop_seccomp(env->hooks->name) == -1)
+			fatalx("cannot filter the system calls of %s",
+			    env->hooks->name);
 		free(dir);
 		if ((env->data_dir = strdup("/")) == NULL)
 			fatal("%s: strdup", __func__);

@@ -315,7 +315,7 @@ def proc_cmdline(pid):
 def proc_status(pid):
     out = {}
     try:
-        with open("/proc/%d/status" % pid) as f:
+        with open("/proc/%s/status" % pid) as f:
             for line in f:
                 k, _, v = line.partition(":")
                 out[k] = v.strip("\n").lstrip("\t ")

@@ -159,8 +159,18 @@ class Processes(NodeTestCase):
             groups = st.get("Groups", "").split()
             if any(g != str(gid) for g in groups):
                 problems.append("%s keeps supplementary groups %r" % (role, groups))
-            if st.get("NoNewPrivs") != "1":
-                problems.append("%s NoNewPrivs %r" % (role, st.get("NoNewPrivs")))
+            # every thread, those started before the drop included: the
+            # filter is loaded with TSYNC and brings NoNewPrivs along
+            for tid in os.listdir("/proc/%d/task" % pid):
+                ts = proc_status("%d/task/%s" % (pid, tid))
+                if ts is None:
+                    continue    # the thread ended meanwhile
+                if ts.get("NoNewPrivs") != "1":
+                    problems.append("%s thread %s NoNewPrivs %r"
+                                    % (role, tid, ts.get("NoNewPrivs")))
+                if ts.get("Seccomp") != "2":
+                    problems.append("%s thread %s Seccomp %r, want 2 (filter)"
+                                    % (role, tid, ts.get("Seccomp")))
             root = os.readlink("/proc/%d/root" % pid)
             if os.path.realpath(root) != os.path.realpath(jails[role]):
                 problems.append("%s root %r, want %r" % (role, root, jails[role]))
