@@ -351,7 +351,7 @@ apid_cmd_error(struct areq *ar, const struct cmd_result *res)
 		    "the scope's subscriber limit is reached");
 		break;
 	case ST_SHAKE_BLOCKED:
-		/* slots.c tells this refusal apart by the word "shake" */
+		/* Retry-After tells this refusal apart (slots.c) */
 		apid_retry_error(ar, "SUBSCRIBER_LIMIT_EXCEEDED",
 		    "a shake of the scope is in progress");
 		break;

@@ -180,8 +180,8 @@ call_body(const struct slot_call *c, struct pbuf *b)
 static enum slot_outcome
 http_outcome(const struct hclient_resp *r)
 {
-	const char *type = NULL, *msg = NULL;
-	size_t tlen, mlen;
+	const char *type = NULL;
+	size_t tlen;
 	struct jb_doc doc;
 	enum slot_outcome out = SLOT_UNKNOWN;
 
@@ -197,11 +197,8 @@ http_outcome(const struct hclient_resp *r)
 		if (strcmp(type, "NO_LEADER") == 0)
 			out = SLOT_NO_LEADER;
 		else if (strcmp(type, "SUBSCRIBER_LIMIT_EXCEEDED") == 0)
-			/* the route words a shake's refusal this way */
-			out = jb_string(&doc, "message", &msg, &mlen) == 1 &&
-				strstr(msg, "shake") != NULL
-			    ? SLOT_BLOCKED
-			    : SLOT_LIMIT;
+			/* only a shake's refusal says when to come back */
+			out = r->retry_after >= 0 ? SLOT_BLOCKED : SLOT_LIMIT;
 	}
 	jb_free(&doc);
 	return out;

@@ -158,9 +158,30 @@ call_finish(
 	r.body_len = body_len;
 	r.url = c->url;
 	r.tls_error = c->tls_error;
+	r.retry_after = c->has_retry_after ? c->retry_after : -1;
 	if (c->cb != NULL)
 		c->cb(&r, c->arg);
 	hclient_call_free(c);
+}
+
+/* Retry-After as a number of seconds (the HTTP-date form is not used
+ * between nodes) */
+static void
+retry_after_read(struct hcall *c, const char *v)
+{
+	long n = 0;
+
+	if (v == NULL || *v == '\0')
+		return;
+	for (; *v >= '0' && *v <= '9'; v++) {
+		n = n * 10 + (*v - '0');
+		if (n > 86400)
+			return;
+	}
+	if (*v != '\0')
+		return;
+	c->retry_after = (int)n;
+	c->has_retry_after = true;
 }
 
 static int
@@ -262,6 +283,9 @@ req_done_cb(struct evhttp_request *req, void *arg)
 			evhttp_request_get_input_headers(req), "Location"));
 		return;
 	}
+	retry_after_read(c,
+	    evhttp_find_header(
+		evhttp_request_get_input_headers(req), "Retry-After"));
 	in = evhttp_request_get_input_buffer(req);
 	len = evbuffer_get_length(in);
 	body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";

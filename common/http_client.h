@@ -37,6 +37,9 @@ struct hclient_resp {
 	const char *url; /* the URL that answered */
 	/* the certificate check that failed (TLS), else NULL */
 	const char *tls_error;
+	/* the response's Retry-After in seconds, -1 when absent or not a
+	 * number of seconds */
+	int retry_after;
 };
 
 typedef void (*hclient_cb)(const struct hclient_resp *, void *arg);

@@ -36,6 +36,8 @@ struct hcall {
 	struct event *kick;
 	int err; /* from the request's error callback */
 	const char *tls_error;
+	int retry_after; /* seconds; 0 with has_retry_after false: none */
+	bool has_retry_after;
 	bool sending; /* inside evhttp_make_request */
 	bool failed_inline; /* evhttp failed the request meanwhile */
 	bool done;

@@ -950,7 +950,8 @@ END_TEST
  * Outgoing HTTP client (§18.3) against a local evhttp server: /r/<n>
  * redirects to /r/<n-1> down to /r/0, which answers 200 with the
  * Authorization it saw; /hang never answers; /big is over the body bound;
- * /echo answers the POST body with its content type.
+ * /echo answers the POST body with its content type; /retry/<v> answers
+ * 503 with Retry-After: <v>.
  */
 
 struct hc_test {
@@ -958,6 +959,7 @@ struct hc_test {
 	struct evhttp *srv;
 	unsigned port;
 	struct evhttp_request *hung;
+	int retry_after;
 	bool called;
 	int calls;
 	int err;
@@ -997,6 +999,10 @@ srv_cb(struct evhttp_request *req, void *arg)
 	} else if (strcmp(uri, "/r/0") == 0) {
 		v = evhttp_find_header(in, "Authorization");
 		srv_reply(req, 200, v != NULL ? v : "none");
+	} else if (strncmp(uri, "/retry/", 7) == 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", uri + 7);
+		srv_reply(req, 503, "busy");
 	} else if (strcmp(uri, "/hang") == 0)
 		ht.hung = req;
 	else if (strcmp(uri, "/big") == 0) {
@@ -1059,6 +1065,7 @@ hc_done(const struct hclient_resp *r, void *arg)
 	snprintf(ht.body, sizeof(ht.body), "%.*s", (int)r->body_len,
 	    r->body != NULL ? r->body : "");
 	snprintf(ht.url, sizeof(ht.url), "%s", r->url);
+	ht.retry_after = r->retry_after;
 	event_base_loopbreak(ht.base);
 }
 
@@ -1109,6 +1116,29 @@ START_TEST(client_redirects)
 	hc_run(5);
 	ck_assert_int_eq(ht.err, ELOOP);
 	ck_assert_int_eq(ht.calls, 3);
+	hclient_free(hc);
+}
+END_TEST
+
+START_TEST(client_retry_after)
+{
+	struct hclient *hc = hclient_new(ht.base, false, NULL, false);
+
+	ck_assert(hc != NULL);
+	ck_assert(hc_get(hc, "/retry/2", 5000, 0) != NULL);
+	hc_run(5);
+	ck_assert_int_eq(ht.status, 503);
+	ck_assert_int_eq(ht.retry_after, 2);
+	/* the date form and junk are not a number of seconds */
+	ck_assert(hc_get(hc, "/retry/Sun,%2006%20Nov", 5000, 0) != NULL);
+	hc_run(5);
+	ck_assert_int_eq(ht.status, 503);
+	ck_assert_int_eq(ht.retry_after, -1);
+	/* absent */
+	ck_assert(hc_get(hc, "/r/0", 5000, 0) != NULL);
+	hc_run(5);
+	ck_assert_int_eq(ht.status, 200);
+	ck_assert_int_eq(ht.retry_after, -1);
 	hclient_free(hc);
 }
 END_TEST
@@ -1236,6 +1266,7 @@ http_suite(void)
 	tcase_add_checked_fixture(tc, hc_setup, hc_teardown);
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, client_redirects);
+	tcase_add_test(tc, client_retry_after);
 	tcase_add_test(tc, client_failures);
 	tcase_add_test(tc, client_post_and_cancel);
 	suite_add_tcase(s, tc);
