@@ -7,9 +7,10 @@ the key or alias of a session is deleted, the replay window after a
 node missed events, and the WebSocket metrics of §19.2."""
 
 import re
+import threading
 import time
 
-from harness import Cluster, NodeTestCase, scaled, wait_for
+from harness import Cluster, Conn, NodeTestCase, path_for, scaled, wait_for
 from test_events import WSClosed, _EventsMixin, _SubscribeMixin, bearer, uniq
 
 # short, so that a frozen node's catch-up is past it within the test
@@ -254,6 +255,48 @@ class EventsSlots(_EventsMixin, _SubscribeMixin, NodeTestCase):
             return None
         name = names.pop()
         return next((m for m in nodes if m.name == name), None)
+
+    def test_shake_blocks_slots_and_names_unreachable_nodes(self):
+        lead = self.cluster.wait_leader()
+        f1, f2 = self.followers(lead)
+        tok = self.create_key(uniq("block"), node=lead)
+        topic = uniq("t")
+        stuck = self.expect_open(self.subscribe(topic, auth=bearer(tok), node=f2))
+        self.wait_subscribers(tok, lead, 1)
+        # f2 stalls: the shake waits on its purge while the block holds
+        f2.freeze()
+        result = {}
+        try:
+            def shake():
+                # three purge attempts of 5 s each on the stalled node
+                with Conn(lead.public, timeout=40) as c:
+                    result["r"] = c.request("POST", path_for("events/shake"),
+                                            None, [("Authorization", bearer(tok))])
+            t = threading.Thread(target=shake)
+            t.start()
+            def refused():
+                ws = self.subscribe(topic, auth=bearer(tok), node=f1)
+                if ws.status == 101:
+                    ws.close()
+                    return None
+                return ws
+            ws = wait_for(refused, scaled(10), "a slot refused during the shake")
+            self.expect_refused(ws, 503, "SUBSCRIBER_LIMIT_EXCEEDED")
+            self.assertEqual(ws.headers.get("retry-after"), "1")
+            t.join(scaled(40))
+            self.assertFalse(t.is_alive(), "the shake did not end")
+        finally:
+            f2.thaw()
+        r = result["r"]
+        self.assertEqual(r.status, 200, r.describe())
+        self.assertEqual(r.json(), {"disconnected_sessions": 0,
+                                    "failed_nodes": [f2.name],
+                                    "success": False})
+        # what the unreachable node holds still counts; the block is gone
+        self.assertEqual(self.subscribers(tok, lead), 1)
+        self.expect_open(self.subscribe(topic, auth=bearer(tok), node=f1))
+        self.wait_subscribers(tok, lead, 2)
+        stuck.close()
 
     def test_zz_metrics_and_show_node(self):
         lead = self.cluster.wait_leader()
