@@ -165,6 +165,37 @@ class BlobsClusterLifecycle(_ClusterCase):
             self.wait_file(m, key, sha(second))
             self.wait_get(m, key, second)
 
+    def test_deleted_keys_blobs_go_from_every_node(self):
+        lead = self.lead
+        r = lead.request("POST", "admin/api/create", {"key_name": uniq("gone")},
+                         binding="private")
+        self.assertEqual(r.status, 200, r.describe())
+        tok = r.json()["key"]
+        r = lead.request("POST", "admin/insight/entity", {"root_api_key": tok},
+                         binding="private")
+        self.assertEqual(r.status, 200, r.describe())
+        ds = r.json()["entity"]["data_scope_uuid"]
+        keys = [uniq("k%d" % i) for i in range(3)]
+        data = os.urandom(64 * 1024)
+        for key in keys:
+            self.expect_json(self.upload(key, data, node=lead,
+                                         auth="Bearer " + tok), {})
+        for m in self.cluster.nodes:
+            for key in keys:
+                path = self.blob_path(m, key, scope=ds)
+                wait_for(lambda path=path: file_digest(path) == sha(data), 30,
+                         "%s: %s replicated" % (m.name, path))
+        r = lead.request("POST", "admin/api/delete", {"key": tok},
+                         binding="private")
+        self.assertEqual(r.status, 200, r.describe())
+        # the leader's key cleanup (every 30 s) purges the scope's blobs,
+        # and every node deletes the files
+        for m in self.cluster.nodes:
+            for key in keys:
+                path = self.blob_path(m, key, scope=ds)
+                wait_for(lambda path=path: not os.path.exists(path), 90,
+                         "%s: %s removed with its key" % (m.name, path))
+
     def test_follower_down_during_upload_fetches_after_restart(self):
         down = self.followers[1]
         self.assertEqual(down.stop(), 0, down.log_tail())
