@@ -890,3 +890,30 @@ class NodeTestCase(unittest.TestCase):
         outside = re.sub(rb'"(?:[^"\\]|\\.)*"', b'""', resp.body[:-1])
         self.assertNotRegex(outside, rb"\s", "body is not compact JSON" + ctx)
         return doc
+
+
+class ClusterTestCase(NodeTestCase):
+    """a test class with its own cluster of cluster_size nodes, started
+    once for the class; self.node is node0 (the default leader)"""
+
+    cluster_tag = "c"
+    cluster_size = 3
+    extra_yaml = ""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.cluster = Cluster(cls.cluster_tag, cls.cluster_size,
+                              extra_yaml=cls.extra_yaml)
+        cls.node = cls.cluster.nodes[0]
+        try:
+            cls.cluster.start()
+        except BaseException:
+            cls.cluster.cleanup()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        left = cls.cluster.cleanup()
+        if left:
+            raise AssertionError("processes left running after stop (killed): %s"
+                                 % left)

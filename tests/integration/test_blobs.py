@@ -13,7 +13,7 @@ import os
 import socket
 import time
 
-from harness import Cluster, NodeTestCase, scaled, wait_for
+from harness import ClusterTestCase, NodeTestCase, scaled, wait_for
 
 BOUNDARY = "insidbBlobTest-7f3a"
 MAX_SIZE = 1024 * 1024
@@ -528,25 +528,10 @@ class Blobs(_BlobMixin, NodeTestCase):
         wait_for(gauge, 5, "insidb_blob_replication_queue in /metrics")
 
 
-class BlobCluster(_BlobMixin, NodeTestCase):
+class BlobCluster(_BlobMixin, ClusterTestCase):
     """three nodes: the bytes reach every node; followers serve them"""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = Cluster("blobs3", 3)
-        cls.node = cls.cluster.nodes[0]
-        try:
-            cls.cluster.start()
-        except BaseException:
-            cls.cluster.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        left = cls.cluster.cleanup()
-        if left:
-            raise AssertionError("processes left running after stop (killed): %s"
-                                 % left)
+    cluster_tag = "blobs3"
 
     def test_replicated_to_every_node(self):
         lead = self.cluster.wait_leader()

@@ -16,7 +16,7 @@ import os
 import signal
 import threading
 
-from harness import Abort, Cluster, NodeTestCase, scaled, wait_for
+from harness import Abort, ClusterTestCase, scaled, wait_for
 from test_blobs import BOUNDARY, MP_TYPE, _BlobMixin, multipart, part, sha, uniq
 
 MIB = 1024 * 1024
@@ -68,29 +68,12 @@ def upload_head(node, key, length, boundary=BOUNDARY):
     return head + pre, tail
 
 
-class _ClusterCase(_BlobMixin, NodeTestCase):
+class _ClusterCase(_BlobMixin, ClusterTestCase):
     """a three-node cluster for the class; every test starts with all
     three running and agreeing on a leader"""
 
     cluster_tag = "blobsc"
     extra_yaml = ""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = Cluster(cls.cluster_tag, 3, extra_yaml=cls.extra_yaml)
-        cls.node = cls.cluster.nodes[0]
-        try:
-            cls.cluster.start()
-        except BaseException:
-            cls.cluster.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        left = cls.cluster.cleanup()
-        if left:
-            raise AssertionError("processes left running after stop (killed): %s"
-                                 % left)
 
     def setUp(self):
         # a test that failed half-way may have left a node down or frozen

@@ -8,7 +8,7 @@ limits.max_value_size 1KiB."""
 import os
 import time
 
-from harness import Cluster, NodeTestCase, scaled, wait_for
+from harness import ClusterTestCase, NodeTestCase, scaled, wait_for
 
 MAX_VALUE = 1024
 TTL_MAX = 31536000
@@ -414,25 +414,10 @@ class Cache(_CacheMixin, NodeTestCase):
         self.assertEqual(self.mem_usage()["bytes_in_memory"], before)
 
 
-class CacheCluster(_CacheMixin, NodeTestCase):
+class CacheCluster(_CacheMixin, ClusterTestCase):
     """three nodes: entries and their expiry replicate"""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = Cluster("cache3", 3)
-        cls.node = cls.cluster.nodes[0]
-        try:
-            cls.cluster.start()
-        except BaseException:
-            cls.cluster.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        left = cls.cluster.cleanup()
-        if left:
-            raise AssertionError("processes left running after stop (killed): %s"
-                                 % left)
+    cluster_tag = "cache3"
 
     def test_expiry_on_every_node(self):
         lead = self.cluster.wait_leader()

@@ -16,7 +16,7 @@ import struct
 import time
 import urllib.parse
 
-from harness import API, Cluster, NodeTestCase, scaled, wait_for
+from harness import API, ClusterTestCase, NodeTestCase, scaled, wait_for
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z$")
@@ -393,25 +393,10 @@ class Subscribe(_EventsMixin, _SubscribeMixin, NodeTestCase):
         self.assertEqual(cm.exception.code, 1000)
 
 
-class EventsCluster(_EventsMixin, _SubscribeMixin, NodeTestCase):
+class EventsCluster(_EventsMixin, _SubscribeMixin, ClusterTestCase):
     """three nodes: a subscriber on each receives every event in order"""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = Cluster("events3", 3)
-        cls.node = cls.cluster.nodes[0]
-        try:
-            cls.cluster.start()
-        except BaseException:
-            cls.cluster.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        left = cls.cluster.cleanup()
-        if left:
-            raise AssertionError("processes left running after stop (killed): %s"
-                                 % left)
+    cluster_tag = "events3"
 
     def test_every_node_in_publish_order(self):
         lead = self.cluster.wait_leader()

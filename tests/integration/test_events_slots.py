@@ -10,33 +10,17 @@ import re
 import threading
 import time
 
-from harness import Cluster, Conn, NodeTestCase, path_for, scaled, wait_for
+from harness import ClusterTestCase, Conn, path_for, scaled, wait_for
 from test_events import WSClosed, _EventsMixin, _SubscribeMixin, bearer, uniq
 
 # short, so that a frozen node's catch-up is past it within the test
 REPLAY_WINDOW_S = 4
 
 
-class EventsSlots(_EventsMixin, _SubscribeMixin, NodeTestCase):
+class EventsSlots(_EventsMixin, _SubscribeMixin, ClusterTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        cls.cluster = Cluster(
-            "evslots", 3,
-            extra_yaml="events:\n  replay_window: %ds\n" % REPLAY_WINDOW_S)
-        cls.node = cls.cluster.nodes[0]
-        try:
-            cls.cluster.start()
-        except BaseException:
-            cls.cluster.cleanup()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        left = cls.cluster.cleanup()
-        if left:
-            raise AssertionError("processes left running after stop (killed): %s"
-                                 % left)
+    cluster_tag = "evslots"
+    extra_yaml = "events:\n  replay_window: %ds\n" % REPLAY_WINDOW_S
 
     def followers(self, lead):
         return [m for m in self.cluster.nodes if m is not lead]
