@@ -20,7 +20,8 @@
 #define PURGE_PATH "/db/api/v1/events/purge"
 #define SHAKE_CALL_MS 5000
 #define SHAKE_ATTEMPTS 3
-#define SHAKE_RATE_WAIT_MS 1000
+#define SHAKE_RATE_WAIT_MS 1000 /* a 429 without Retry-After */
+#define SHAKE_RATE_WAIT_MAX_MS 2000
 #define SHAKE_BLOCK_MS 60000
 
 /* {"disconnected_sessions":n */
@@ -55,7 +56,6 @@ struct shake_node {
 	struct hcall *call;
 	struct event *timer;
 	int attempts;
-	bool done;
 	bool purged;
 };
 
@@ -159,7 +159,6 @@ static void node_call(struct shake_node *);
 static void
 node_finished(struct shake_node *sn, bool purged)
 {
-	sn->done = true;
 	sn->purged = purged;
 	if (--sn->sh->waiting == 0)
 		shake_end(sn->sh);
@@ -183,6 +182,17 @@ node_retry(struct shake_node *sn, int ms)
 		 sn->sh->ar->a->env->base, node_retry_cb, sn)) == NULL)
 		fatalx("%s: evtimer_new", __func__);
 	evtimer_add(sn->timer, &tv);
+}
+
+/* a 429's wait: its Retry-After, at most SHAKE_RATE_WAIT_MAX_MS */
+static int
+rate_wait_ms(const struct hclient_resp *r)
+{
+	if (r->retry_after < 0)
+		return SHAKE_RATE_WAIT_MS;
+	if (r->retry_after >= SHAKE_RATE_WAIT_MAX_MS / 1000)
+		return SHAKE_RATE_WAIT_MAX_MS;
+	return r->retry_after * 1000;
 }
 
 static void
@@ -215,9 +225,10 @@ node_done(const struct hclient_resp *r, void *arg)
 		return;
 	}
 	/* 100 then 200 ms apart; a rate limit is waited out (<= 2 s) */
-	node_retry(sn,
-	    r->err == 0 && r->status == 429 ? SHAKE_RATE_WAIT_MS
-					    : 100 * sn->attempts);
+	if (r->err == 0 && r->status == 429)
+		node_retry(sn, rate_wait_ms(r));
+	else
+		node_retry(sn, 100 * sn->attempts);
 }
 
 static void
@@ -259,7 +270,7 @@ begin_done(struct areq *ar, int err, const uint8_t *p, size_t len)
 	}
 	sh->total = apid_events_purge(ar->id.scope);
 	sh->nodes[0].node = ar->a->env->self;
-	sh->nodes[0].purged = sh->nodes[0].done = true;
+	sh->nodes[0].purged = true;
 	sh->nnodes = 1;
 	for (size_t i = 0; v != NULL && i < v->nmembers; i++) {
 		const struct cfg_node *n =

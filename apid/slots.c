@@ -38,7 +38,6 @@ struct slot_call {
 	void *arg;
 	int backoff_ms;
 	int64_t due_ms;
-	bool pending;
 };
 
 TAILQ_HEAD(slot_calls, slot_call);
@@ -83,7 +82,6 @@ pending_add(struct slot_call *c, int64_t due_ms)
 		free(old);
 	}
 	c->due_ms = due_ms;
-	c->pending = true;
 	TAILQ_INSERT_TAIL(&sl.pending, c, entry);
 	sl.npending++;
 }
@@ -350,7 +348,6 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		TAILQ_REMOVE(&sl.pending, c, entry);
 		sl.npending--;
-		c->pending = false;
 		call_start(c);
 	}
 }

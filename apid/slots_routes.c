@@ -10,58 +10,21 @@
 #include "common/log.h"
 #include "proto/msg.h"
 
-static bool
-uuid_shaped(const char *s, size_t len)
-{
-	if (len != CRYPTO_UUID_LEN)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-		char ch = s[i];
-
-		if (dash ? ch != '-'
-			 : !((ch >= '0' && ch <= '9') ||
-			       (ch >= 'a' && ch <= 'f') ||
-			       (ch >= 'A' && ch <= 'F')))
-			return false;
-	}
-	return true;
-}
-
-static bool
-scope_shaped(const char *s, size_t len)
-{
-	if (len == 0 || len > CMD_SCOPE_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			(ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
-			return false;
-	}
-	return true;
-}
-
-/* a required string member checked by ok; -1 after answering 400 */
+/* a required string member checked by ok (no NUL inside); -1 after
+ * answering 400 */
 static int
-member(struct areq *ar, const char *name, bool (*ok)(const char *, size_t),
-    const char **v)
+member(
+    struct areq *ar, const char *name, bool (*ok)(const char *), const char **v)
 {
 	size_t len;
 
-	if (jb_string(&ar->doc, name, v, &len) != 1 || !ok(*v, len)) {
+	if (jb_string(&ar->doc, name, v, &len) != 1 || strlen(*v) != len ||
+	    !ok(*v)) {
 		apid_error(ar, 400, "BAD_REQUEST", NULL,
 		    "%s: required, and well formed", name);
 		return -1;
 	}
 	return 0;
-}
-
-static bool
-node_shaped(const char *s, size_t len)
-{
-	return len <= CFG_ID_MAX && scope_shaped(s, len);
 }
 
 static void
@@ -91,8 +54,8 @@ slot_body(struct areq *ar, bool request)
 	bool reset = false;
 	struct cmd c;
 
-	if (member(ar, "node_id", node_shaped, &node) == -1 ||
-	    member(ar, "incarnation", uuid_shaped, &inc) == -1)
+	if (member(ar, "node_id", cfg_valid_id, &node) == -1 ||
+	    member(ar, "incarnation", cfg_uuid_shaped, &inc) == -1)
 		return;
 	if (cfg_node(&ar->a->env->cfg, node) == NULL) {
 		apid_error(ar, 400, "BAD_REQUEST", NULL,
@@ -108,8 +71,8 @@ slot_body(struct areq *ar, bool request)
 		reset = m->boolean;
 	}
 	if (!reset &&
-	    (member(ar, "data_scope_uuid", scope_shaped, &scope) == -1 ||
-		member(ar, "session_id", uuid_shaped, &session) == -1))
+	    (member(ar, "data_scope_uuid", cfg_valid_id, &scope) == -1 ||
+		member(ar, "session_id", cfg_uuid_shaped, &session) == -1))
 		return;
 	memset(&c, 0, sizeof(c));
 	c.type = request ? CMD_SLOT_ACQUIRE

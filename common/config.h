@@ -136,6 +136,10 @@ int cfg_check_node_tls(
 
 /* node by id, NULL if absent */
 const struct cfg_node *cfg_node(const struct cfg *, const char *id);
+/* [A-Za-z0-9_-]{1,CFG_ID_MAX}: node ids, prefixes and data scopes */
+bool cfg_valid_id(const char *);
+/* 8-4-4-4-12 hexadecimal digits */
+bool cfg_uuid_shaped(const char *);
 /* control socket path for a node ({node} replaced); caller frees */
 char *cfg_control_socket(const struct cfg *, const char *node_id);
 /* writes the effective configuration, every default filled in, as YAML */

@@ -130,8 +130,6 @@ bool cfg_all_digits(const char *);
 bool cfg_looks_float(const char *);
 int cfg_parse_int(const char *, int64_t *);
 bool cfg_valid_hostname(const char *);
-bool cfg_valid_id(const char *);
-bool cfg_uuid_shaped(const char *);
 bool cfg_addr_is_wildcard(const struct cfg_addr *);
 int cfg_host_ip(const char *host, uint8_t bin[16]);
 void cfg_host_canon(const char *host, char *out, size_t size);

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "raftd/fsm_slots.h"
+#include "raftd/keys.h"
 
 #define SLOT_ID_MAX 64
 #define SLOT_SESSION_LEN 36
@@ -18,32 +19,18 @@ struct slot_args {
 	char incarnation[SLOT_ID_MAX + 1];
 };
 
-static bool
-id_valid(const uint8_t *p, size_t len)
-{
-	if (len == 0 || len > SLOT_ID_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		uint8_t ch = p[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-			(ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
-			return false;
-	}
-	return true;
-}
-
 static int
 get_id(struct pread *r, char out[SLOT_ID_MAX + 1])
 {
 	const uint8_t *p;
 	size_t len;
 
-	if (pr_get_bytes(r, &p, &len) == -1 || !id_valid(p, len))
+	if (pr_get_bytes(r, &p, &len) == -1 || len > SLOT_ID_MAX)
 		return -1;
 	memcpy(out, p, len);
 	out[len] = '\0';
-	return 0;
+	/* node ids and incarnations have the shape of scopes */
+	return strlen(out) == len && keys_scope_valid(out) ? 0 : -1;
 }
 
 /* value = str node, str incarnation */
@@ -227,7 +214,14 @@ shake_blocks(struct fsm_batch *b, const char *scope, int64_t ts)
 static bool
 session_valid(const struct cmd *c)
 {
-	return c->key_len == SLOT_SESSION_LEN && id_valid(c->key, c->key_len);
+	char s[SLOT_SESSION_LEN + 1];
+
+	if (c->key_len != SLOT_SESSION_LEN)
+		return false;
+	memcpy(s, c->key, SLOT_SESSION_LEN);
+	s[SLOT_SESSION_LEN] = '\0';
+	/* a session id has the shape of a scope */
+	return strlen(s) == SLOT_SESSION_LEN && keys_scope_valid(s);
 }
 
 static uint16_t
